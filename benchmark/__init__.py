@@ -1,0 +1,1 @@
+"""Benchmark spine: protocols, metrics, feature cache, runner, result store and CLI."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: the real dataset (skipped when absent) and a small synthetic dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from data.scut import ENV_VAR, DEFAULT_DIR
+
+
+def real_data_dir() -> Path | None:
+    """The real SCUT-FBP5500 root if present: $FBP_DATA_DIR, else data/SCUT-FBP5500_v2."""
+    env = os.environ.get(ENV_VAR)
+    root = Path(env) if env else DEFAULT_DIR
+    return root if (root / "train_test_files" / "All_labels.txt").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def scut_root() -> Path:
+    """Root of the real dataset; tests using it skip when it is absent."""
+    root = real_data_dir()
+    if root is None:
+        pytest.skip(f"real SCUT-FBP5500 not found (set {ENV_VAR} to the release folder)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def scut(scut_root):
+    from data.scut import ScutFBP5500
+
+    return ScutFBP5500(scut_root)
