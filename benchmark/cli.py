@@ -1,0 +1,117 @@
+"""Command line: ``run_benchmark.py`` and the ``fbp-benchmark`` console script.
+
+Exit codes: 0 success, 1 bad input (one line on stderr naming the file and the problem),
+2 usage error (argparse), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmark.errors import BenchmarkError, ConfigError
+from benchmark.feature_cache import default_cache_dir
+from benchmark.pipeline import DEFAULT_PCA
+from benchmark.protocols import ALL, OFFICIAL
+from benchmark.registry import Registry, UnknownComponentError
+from data.scut import ENV_VAR, resolve_data_dir
+from features import FEATURES
+from models import PREDICTORS
+
+DEFAULT_OUT = Path("reports/latest")
+
+
+def _names(value: str | None, registry: Registry) -> list[str]:
+    """Comma-separated names checked against ``registry``; None means all registered."""
+    if value is None:
+        return registry.list()
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    for name in names:
+        registry.get(name)  # raises UnknownComponentError listing the valid names
+    return names
+
+
+def run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_benchmark.py",
+        description="Facial beauty prediction benchmark on SCUT-FBP5500 (Liang et al., ICPR 2018).",
+        epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help'.")
+    p.add_argument("--protocol", default=ALL,
+                   help="5fold, 60-40, all (default), or a folder of split files (train_K.txt/test_K.txt)")
+    p.add_argument("--data-dir", help=f"dataset root (default: ${ENV_VAR}, else data/SCUT-FBP5500_v2)")
+    p.add_argument("--features", help="comma-separated feature extractors (default: all registered)")
+    p.add_argument("--predictors", help="comma-separated predictors (default: all registered)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: reports/latest)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="feature cache folder (default: $FBP_CACHE_DIR, else ~/.cache/fbp-bench)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1; -1 = all cores)")
+    p.add_argument("--force", action="store_true", help="recompute records that already exist")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
+    p.add_argument("--pca", type=int, default=DEFAULT_PCA,
+                   help=f"PCA components for high-dimensional features (default {DEFAULT_PCA})")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--list", action="store_true", help="list features, predictors and protocols, then exit")
+    return p
+
+
+def list_components() -> str:
+    """Every registered feature, predictor and protocol with its one-line description."""
+    lines = ["features:"]
+    lines += [f"  {n:<12} {FEATURES.describe(n)}" for n in FEATURES.list()]
+    lines.append("predictors:")
+    lines += [f"  {n:<12} {PREDICTORS.describe(n)}" for n in PREDICTORS.list()]
+    lines.append("protocols:")
+    lines += [f"  {n:<12} {d}" for n, d in OFFICIAL.items()]
+    lines.append(f"  {ALL:<12} both official protocols")
+    lines.append(f"  {'PATH':<12} a folder of split files in the official format (custom protocol)")
+    return "\n".join(lines)
+
+
+def cmd_run(argv: list[str]) -> int:
+    args = run_parser().parse_args(argv)
+    if args.list:
+        print(list_components())
+        return 0
+    from benchmark.runner import RunConfig, run
+
+    if args.jobs == 0 or args.jobs < -1:
+        raise ConfigError(f"--jobs must be a positive number or -1, got {args.jobs}")
+    config = RunConfig(
+        data_dir=resolve_data_dir(args.data_dir), protocol=args.protocol,
+        features=_names(args.features, FEATURES), predictors=_names(args.predictors, PREDICTORS),
+        out_dir=args.out, cache_dir=args.cache_dir or default_cache_dir(), jobs=args.jobs,
+        force=args.force, seed=args.seed, pca_components=args.pca, progress=not args.quiet,
+        argv=["python run_benchmark.py", *argv])
+    store = run(config)
+    print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``report``/``predict`` sub-commands, else run the benchmark."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return _dispatch(argv[0], argv[1:])
+        return cmd_run(argv)
+    except (BenchmarkError, UnknownComponentError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished records are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(command: str, argv: list[str]) -> int:
+    """Run a sub-command; imported lazily so ``--help`` and the run stay light."""
+    if command == "report":
+        from reports.cli import cmd_report
+
+        return cmd_report(argv)
+    from benchmark.predict_cli import cmd_predict
+
+    return cmd_predict(argv)
+
+
+SUBCOMMANDS = ("report", "predict")

