@@ -153,7 +153,6 @@ def run(config: RunConfig) -> ResultStore:
     dataset = ScutFBP5500(config.data_dir)
     protocols = load_protocols(config.protocol, dataset)
     store = ResultStore(config.out_dir)
-    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "running", started))
 
     splits = [s for p in protocols for s in p]
     tasks = [Task(f, p, s) for f in config.features for p in config.predictors for s in splits
@@ -170,6 +169,8 @@ def run(config: RunConfig) -> ResultStore:
         matrices = dict(zip(needed_features, FeatureCache(config.cache_dir).matrices(
             extractors, records, jobs=config.jobs, progress=config.progress), strict=True))
         timings["features_s"] = round(time.perf_counter() - t0, 2)
+        # inputs are valid (every image decoded): from here on the run writes into the output folder
+        write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "running", started))
 
         t1 = time.perf_counter()
         jobs = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(

@@ -1,0 +1,162 @@
+"""End-to-end runs on a synthetic dataset, the leakage rule, and resume after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import runner as runner_mod
+from benchmark.runner import RunConfig, run
+from tests.synthetic import make_fake_scut, register_pixel_feature
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fake_root(tmp_path):
+    register_pixel_feature()
+    return make_fake_scut(tmp_path / "scut", n_per_subset=10)
+
+
+def config(fake_root, tmp_path, **kw):
+    base = dict(data_dir=fake_root, protocol="all", features=["test-pixels"], predictors=["lr", "svr"],
+                out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False, argv=["test"])
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_end_to_end_synthetic(fake_root, tmp_path):
+    store = run(config(fake_root, tmp_path))
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert {"feature", "predictor", "protocol", "split", "pc", "mae", "rmse"} <= set(df.columns)
+    assert len(df) == 2 * (5 + 1)
+    assert (df["pc"] > 0.8).all(), df  # the synthetic score is encoded in the pixels
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["dataset"]["fingerprint"]
+    assert manifest["versions"]["scikit-learn"]
+    rec = next(store.records())
+    assert len(rec["predictions"]["pred"]) == rec["n_test"]
+    # CM1.pts is empty: test-pixels reads no landmarks, so nothing is flagged as a fallback
+    assert not rec["landmark_fallback"]["test"]
+    assert list((tmp_path / "out" / "tables").glob("*.md")) and list((tmp_path / "out" / "tables").glob("*.tex"))
+
+
+def test_rerun_skips_and_force_recomputes(fake_root, tmp_path, monkeypatch):
+    run(config(fake_root, tmp_path))
+    calls = []
+    real = runner_mod.fit_and_score
+    monkeypatch.setattr(runner_mod, "fit_and_score", lambda *a, **k: calls.append(1) or real(*a, **k))
+    run(config(fake_root, tmp_path))
+    assert calls == []
+    run(config(fake_root, tmp_path, force=True, protocol="60-40"))
+    assert len(calls) == 2
+
+
+def test_no_test_rows_reach_fitting(fake_root, tmp_path, monkeypatch):
+    """The leakage rule: every step of the model is fitted on training rows only.
+
+    Test images' features are replaced by NaN; any scaler, PCA or search that saw them would
+    produce NaN statistics (or fail), and the spy checks the rows given to ``fit``.
+    """
+    from benchmark.feature_cache import FeatureCache
+    from benchmark.pipeline import build_model as real_build
+
+    seen: list[np.ndarray] = []
+
+    def spy_build(*a, **k):
+        model = real_build(*a, **k)
+        fit = model.fit
+
+        def fit_spy(X, y):
+            seen.append(np.asarray(X))
+            out = fit(X, y)
+            scaler = model.named_steps["scale"]
+            assert np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all()
+            return out
+
+        model.fit = fit_spy
+        return model
+
+    real_matrices = FeatureCache.matrices
+
+    def poisoned(self, extractors, records, **kw):
+        mats = real_matrices(self, extractors, records, **kw)
+        test_names = set(split.test)
+        for m in mats:
+            for i, r in enumerate(records):
+                if r.image_id in test_names:
+                    m.values[i] = np.nan
+        return mats
+
+    from benchmark.protocols import load_protocols
+    from data.scut import ScutFBP5500
+
+    (split,) = load_protocols("60-40", ScutFBP5500(fake_root))[0]
+    monkeypatch.setattr(runner_mod, "build_model", spy_build)
+    monkeypatch.setattr(FeatureCache, "matrices", poisoned)
+    with pytest.raises(ValueError, match="NaN"):  # the test rows are only ever predicted
+        run(config(fake_root, tmp_path, protocol="60-40", predictors=["lr", "svr", "gr", "xgb"]))
+    assert len(seen) == 1  # xgb/gr/svr/lr: the first fit succeeded on clean rows, predict hit NaN
+    assert np.isfinite(seen[0]).all() and len(seen[0]) == len(split.train)
+
+
+def _plugin_env(tmp_path: Path) -> dict:
+    """PYTHONPATH with a fake installed distribution exposing slow test components by entry point."""
+    site = tmp_path / "site"
+    (site / "fbp_slowplugin-0.1.dist-info").mkdir(parents=True)
+    (site / "fbp_slowplugin-0.1.dist-info" / "METADATA").write_text("Name: fbp-slowplugin\nVersion: 0.1\n")
+    (site / "fbp_slowplugin-0.1.dist-info" / "entry_points.txt").write_text(
+        "[fbp.features]\nslow-pixels = fbp_slowplugin\n[fbp.predictors]\nslow-lr = fbp_slowplugin\n")
+    (site / "fbp_slowplugin.py").write_text(
+        "import time\n"
+        "from features import FEATURES\nfrom models import PREDICTORS\n"
+        "from models.predictors.linear import LinearPredictor\n"
+        "from tests.synthetic import PixelGridFeature\n"
+        "@FEATURES.register('slow-pixels')\n"
+        "class SlowPixels(PixelGridFeature):\n"
+        "    '''Pixel grid, slowly.'''\n"
+        "    def extract(self, face):\n"
+        "        time.sleep(0.01)\n"
+        "        return super().extract(face)\n"
+        "@PREDICTORS.register('slow-lr')\n"
+        "class SlowLR(LinearPredictor):\n"
+        "    '''Ridge, slowly.'''\n"
+        "    def fit(self, X, y):\n"
+        "        time.sleep(0.4)\n"
+        "        return super().fit(X, y)\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_kill_and_resume(fake_root, tmp_path):
+    env = _plugin_env(tmp_path)
+    cmd = [sys.executable, str(REPO / "run_benchmark.py"), "--protocol", "all", "--data-dir", str(fake_root),
+           "--features", "slow-pixels", "--predictors", "slow-lr,lr", "--out", str(tmp_path / "out"),
+           "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, start_new_session=True)
+    records = tmp_path / "out" / "records"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(records.glob("*/*/*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_before = len(list(records.glob("*/*/*.json")))
+    assert 2 <= n_before < 12, "the kill should land mid-run"
+    before = {p: p.read_bytes() for p in records.glob("*/*/*.json")}
+    assert not list(records.rglob("*.tmp"))
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    after = list(records.glob("*/*/*.json"))
+    assert len(after) == 12  # 2 predictors x 6 splits, nothing duplicated
+    for p, content in before.items():
+        assert p.read_bytes() == content  # finished records were kept, not recomputed
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert len(df) == 12 and not df.duplicated(["feature", "predictor", "protocol", "split"]).any()
