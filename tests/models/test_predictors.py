@@ -1,0 +1,44 @@
+"""Common tests run over every registered predictor (a new predictor is tested automatically)."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from benchmark.metrics import pearson
+from models import PREDICTORS
+
+
+def toy(seed=0, n=300, d=8):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = 3 + 0.5 * X[:, 0] - 0.3 * X[:, 1] ** 2 + 0.2 * np.sin(2 * X[:, 2]) + rng.normal(0, 0.05, n)
+    return X, y
+
+
+@pytest.mark.parametrize("name", PREDICTORS.list())
+def test_predictor_contract(name):
+    model = PREDICTORS.create(name)
+    params = model.get_params()
+    assert clone(model).get_params().keys() == params.keys()
+    assert not [k for k in vars(model) if k.endswith("_")], "__init__ must only store parameters"
+    X, y = toy()
+    assert model.fit(X[:200], y[:200]) is model
+    pred = model.predict(X[200:])
+    assert pred.shape == (100,) and np.isfinite(pred).all()
+    assert pearson(y[200:], pred) > 0.7, name
+
+
+@pytest.mark.parametrize("name", PREDICTORS.list())
+def test_predictor_is_deterministic(name):
+    X, y = toy(1)
+    a = PREDICTORS.create(name).fit(X[:200], y[:200]).predict(X[200:])
+    b = PREDICTORS.create(name).fit(X[:200], y[:200]).predict(X[200:])
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+def test_gp_fast_hyperparameters_match_full_optimiser():
+    X, y = toy(2, n=1200, d=6)
+    fast = PREDICTORS.create("gr", hyper_samples=300).fit(X[:1000], y[:1000])
+    full = PREDICTORS.create("gr", hyper_samples=None).fit(X[:1000], y[:1000])
+    pf, pfull = fast.predict(X[1000:]), full.predict(X[1000:])
+    assert pearson(y[1000:], pf) > pearson(y[1000:], pfull) - 0.02
