@@ -159,6 +159,7 @@ def run(config: RunConfig) -> ResultStore:
              if config.force or not store.has(RowKey("handcrafted", f, p), s.protocol, s.name)]
     needed_features = sorted({t.feature for t in tasks}, key=config.features.index)
     timings: dict[str, float] = {}
+    extra: dict[str, Any] = {"timings": timings, "records_computed": len(tasks)}
     if tasks:
         names = sorted({n for s in splits for n in (*s.train, *s.test)}, key=dataset.names.index)
         row_of = {n: i for i, n in enumerate(names)}
@@ -170,7 +171,9 @@ def run(config: RunConfig) -> ResultStore:
             extractors, records, jobs=config.jobs, progress=config.progress), strict=True))
         timings["features_s"] = round(time.perf_counter() - t0, 2)
         # inputs are valid (every image decoded): from here on the run writes into the output folder
-        write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "running", started))
+        extra["landmark_fallback"] = {r.image_id: r.landmark_status for r in records if r.landmarks is None}
+        write_json(config.out_dir / "manifest.json",
+                   build_manifest(config, dataset, protocols, "running", started, extra))
 
         t1 = time.perf_counter()
         jobs = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(
@@ -184,9 +187,8 @@ def run(config: RunConfig) -> ResultStore:
 
     store.write_csv()
     render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}")
-    write_json(config.out_dir / "manifest.json", build_manifest(
-        config, dataset, protocols, "complete", started,
-        {"timings": timings, "records_computed": len(tasks)}))
+    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
+                                                                started, extra))
     return store
 
 

@@ -33,6 +33,8 @@ DOWNLOAD_HINT = ("download SCUT-FBP5500_v2.zip from the dataset authors' release
                  f"--data-dir DIR or set {ENV_VAR}=DIR")
 LABELS_FILE = Path("train_test_files") / "All_labels.txt"
 SCORE_RANGE = (1.0, 5.0)
+#: A landmark file breaking this many layout rules is treated as misordered (unusable).
+MISORDERED_RULES = 3
 
 _OLD_PREFIX = {"fty": "AF", "mty": "AM", "ftw": "CF", "mtw": "CM"}
 _NAME_RE = re.compile(r"^(AF|AM|CF|CM|fty|mty|ftw|mtw)(\d+)\.jpg$", re.IGNORECASE)
@@ -142,6 +144,8 @@ class FaceRecord:
         Face box ``(left, top, right, bottom)`` when known from a detector (user photos).
     content_hash : str
         Hash of the image bytes and landmark bytes; the feature cache key.
+    landmark_status : str
+        ``ok``, or why ``landmarks`` is None: ``missing``, ``empty`` or ``misordered``.
     """
 
     image_id: str
@@ -149,6 +153,7 @@ class FaceRecord:
     landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
     box: tuple[int, int, int, int] | None = None
     content_hash: str = ""
+    landmark_status: str = "ok"
 
 
 class ScutFBP5500:
@@ -207,18 +212,31 @@ class ScutFBP5500:
     def landmark_path(self, name: str) -> Path:
         return self.landmark_dir / canonical_image_name(name).replace(".jpg", ".pts")
 
-    def landmarks(self, name: str) -> np.ndarray | None:
-        """The 86 manual landmarks, or None if the ``.pts`` file is missing or declares 0 points.
+    def landmarks_with_status(self, name: str) -> tuple[np.ndarray | None, str]:
+        """The 86 manual landmarks and ``"ok"``, or None and why they are unusable.
 
-        A truncated or otherwise corrupt ``.pts`` file raises DataError.
+        ``missing``: no ``.pts`` file; ``empty``: the file declares 0 points (the release's
+        ``CM152.pts``); ``misordered``: the points break :data:`MISORDERED_RULES` or more of the
+        layout rules of :func:`features.landmark_map.layout_violations` (18 release files list
+        their points in another order). Features then fall back to dlib's detected landmarks.
+        A truncated or otherwise corrupt ``.pts`` file raises DataError naming it.
         """
+        from features.landmark_map import layout_violations
+
         path = self.landmark_path(name)
         if not path.is_file():
-            return None
+            return None, "missing"
         raw = path.read_bytes()
         if len(raw) == 0 or (len(raw) == 4 and int(np.frombuffer(raw, "<i4")[0]) == 0):
-            return None  # the release ships CM152.pts like this: fall back to detection
-        return read_pts(path)
+            return None, "empty"
+        points = read_pts(path)
+        if len(layout_violations(points)) >= MISORDERED_RULES:
+            return None, "misordered"
+        return points, "ok"
+
+    def landmarks(self, name: str) -> np.ndarray | None:
+        """The usable 86 manual landmarks of an image, or None (see :meth:`landmarks_with_status`)."""
+        return self.landmarks_with_status(name)[0]
 
     def record(self, name: str) -> FaceRecord:
         """The :class:`FaceRecord` of one image, with its content hash."""
@@ -228,8 +246,10 @@ class ScutFBP5500:
         pts_path = self.landmark_path(name)
         if pts_path.is_file():
             digest.update(pts_path.read_bytes())
-        return FaceRecord(image_id=name, image_path=img_path, landmarks=self.landmarks(name),
-                          content_hash=digest.hexdigest())
+        landmarks, status = self.landmarks_with_status(name)
+        digest.update(status.encode())
+        return FaceRecord(image_id=name, image_path=img_path, landmarks=landmarks,
+                          content_hash=digest.hexdigest(), landmark_status=status)
 
     def records(self, names: list[str] | None = None) -> list[FaceRecord]:
         """Records for ``names`` (default: every labelled image), in that order."""

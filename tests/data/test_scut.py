@@ -48,3 +48,12 @@ def test_bad_label_lines(tmp_path, line, problem):
     labels.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=problem):
         ScutFBP5500(root).labels
+
+
+def test_misordered_release_landmarks_fall_back(scut):
+    # AF1183 swaps eye and pupil points, AM1320 is scrambled across the face (see features/landmark_map.py)
+    for name in ("AF1183.jpg", "AM1320.jpg", "CF434.jpg"):
+        rec = scut.record(name)
+        assert rec.landmarks is None and rec.landmark_status == "misordered"
+    assert scut.record("CM152.jpg").landmark_status == "empty"
+    assert scut.record("AF1.jpg").landmark_status == "ok"
