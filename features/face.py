@@ -61,17 +61,17 @@ def dlib_models() -> dict[str, Any]:
 
 
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
-    """Face boxes ``(left, top, right, bottom)`` found by dlib's HOG detector, largest first.
+    """Face boxes ``(left, top, right, bottom)`` found by dlib's HOG detector, most confident first.
 
     Tries without upsampling first (fast, enough for faces above ~80 px), then with
     ``upsample`` levels for smaller faces.
     """
     detector = dlib_models()["detector"]
     for level in sorted({0, upsample}):
-        rects = detector(rgb, level)
+        rects, scores, _ = detector.run(rgb, level, 0.0)
         if len(rects):
-            boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
-            return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+            ranked = sorted(zip(scores, rects, strict=True), key=lambda sr: -sr[0])
+            return [(r.left(), r.top(), r.right(), r.bottom()) for _, r in ranked]
     return []
 
 
@@ -134,7 +134,7 @@ class FaceContext:
 
     @cached_property
     def box(self) -> tuple[int, int, int, int]:
-        """Face box: the record's, else the largest HOG detection, else the manual landmarks' hull.
+        """Face box: the record's, else the most confident HOG detection, else the manual landmarks' hull.
 
         Raises DataError if no face can be found.
         """
