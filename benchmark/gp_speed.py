@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         ext = create_extractor(feature)
         (mat,) = FeatureCache(args.cache_dir or default_cache_dir()).matrices([ext], records, progress=False)
         for variant, params in (("sklearn default optimiser", {"hyper_samples": None}),
-                                ("benchmark gr (hyper-parameters on 800 rows)", {})):
+                                ("benchmark gr (hyper-parameters on 500 rows)", {})):
             model = build_model(ext, "gr", DEFAULT_PCA, seed=0)
             model.set_params(**{f"predict__{k}": v for k, v in params.items()})
             t0 = time.perf_counter()

@@ -22,6 +22,23 @@ from models import PREDICTORS
 DEFAULT_PCA = 100
 
 
+def build_preprocessing(extractor: FeatureExtractor, pca_components: int = DEFAULT_PCA,
+                        seed: int = 0) -> Pipeline:
+    """Scaler, then PCA if the feature is high-dimensional (fitted on a training split only)."""
+    steps: list[tuple[str, BaseEstimator]] = [("scale", StandardScaler())]
+    if extractor.high_dimensional:
+        steps.append(("reduce", PCA(n_components=pca_components, svd_solver="randomized", random_state=seed)))
+    return Pipeline(steps)
+
+
+def build_predictor(predictor: str, seed: int = 0) -> BaseEstimator:
+    """The registered predictor ``predictor``, with ``random_state=seed`` where it has one."""
+    model = PREDICTORS.create(predictor)
+    if "random_state" in model.get_params(deep=False):
+        model.set_params(random_state=seed)
+    return model
+
+
 def build_model(extractor: FeatureExtractor, predictor: str, pca_components: int = DEFAULT_PCA,
                 seed: int = 0) -> Pipeline:
     """Scaler -> (PCA if the feature is high-dimensional) -> predictor.
@@ -37,14 +54,8 @@ def build_model(extractor: FeatureExtractor, predictor: str, pca_components: int
     seed : int
         Passed as ``random_state`` to every step that has one.
     """
-    steps: list[tuple[str, BaseEstimator]] = [("scale", StandardScaler())]
-    if extractor.high_dimensional:
-        steps.append(("reduce", PCA(n_components=pca_components, svd_solver="randomized", random_state=seed)))
-    model = PREDICTORS.create(predictor)
-    if "random_state" in model.get_params(deep=False):
-        model.set_params(random_state=seed)
-    steps.append(("predict", model))
-    return Pipeline(steps)
+    pre = build_preprocessing(extractor, pca_components, seed)
+    return Pipeline([*pre.steps, ("predict", build_predictor(predictor, seed))])
 
 
 def create_extractor(name: str) -> FeatureExtractor:

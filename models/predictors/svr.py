@@ -32,8 +32,8 @@ class SVRPredictor(RegressorMixin, BaseEstimator):
         Seed of the subsample and of the inner folds.
     """
 
-    def __init__(self, C_grid=(0.3, 1.0, 3.0), epsilon_grid=(0.1, 0.2), gamma_grid=(0.5, 1.0),
-                 search_samples: int | None = 1200, cv: int = 3, random_state: int = 0) -> None:
+    def __init__(self, C_grid=(0.3, 1.0, 3.0), epsilon_grid=(0.15,), gamma_grid=(0.5, 1.0),
+                 search_samples: int | None = 800, cv: int = 3, random_state: int = 0) -> None:
         self.C_grid = C_grid
         self.epsilon_grid = epsilon_grid
         self.gamma_grid = gamma_grid

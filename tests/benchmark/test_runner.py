@@ -51,60 +51,79 @@ def test_end_to_end_synthetic(fake_root, tmp_path):
 def test_rerun_skips_and_force_recomputes(fake_root, tmp_path, monkeypatch):
     run(config(fake_root, tmp_path))
     calls = []
-    real = runner_mod.fit_and_score
-    monkeypatch.setattr(runner_mod, "fit_and_score", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = runner_mod.build_predictor
+    monkeypatch.setattr(runner_mod, "build_predictor", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     run(config(fake_root, tmp_path))
     assert calls == []
     run(config(fake_root, tmp_path, force=True, protocol="60-40"))
-    assert len(calls) == 2
+    assert sorted(calls) == ["lr", "svr"]
+    calls.clear()
+    (tmp_path / "out" / "records" / "5fold" / "test-pixels__svr" / "split-3.json").unlink()
+    run(config(fake_root, tmp_path))
+    assert calls == ["svr"]  # only the missing record is recomputed
 
 
 def test_no_test_rows_reach_fitting(fake_root, tmp_path, monkeypatch):
-    """The leakage rule: every step of the model is fitted on training rows only.
+    """The leakage rule: scaler, PCA, searches and predictors are fitted on training rows only.
 
-    Test images' features are replaced by NaN; any scaler, PCA or search that saw them would
-    produce NaN statistics (or fail), and the spy checks the rows given to ``fit``.
+    Every test image's features are replaced by a sentinel value; spies on every ``fit`` check
+    that no sentinel row (or transformed sentinel row) and no extra row reaches fitting, for
+    every predictor. A runner that fitted on all images would fail here.
     """
     from benchmark.feature_cache import FeatureCache
-    from benchmark.pipeline import build_model as real_build
-
-    seen: list[np.ndarray] = []
-
-    def spy_build(*a, **k):
-        model = real_build(*a, **k)
-        fit = model.fit
-
-        def fit_spy(X, y):
-            seen.append(np.asarray(X))
-            out = fit(X, y)
-            scaler = model.named_steps["scale"]
-            assert np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all()
-            return out
-
-        model.fit = fit_spy
-        return model
-
-    real_matrices = FeatureCache.matrices
-
-    def poisoned(self, extractors, records, **kw):
-        mats = real_matrices(self, extractors, records, **kw)
-        test_names = set(split.test)
-        for m in mats:
-            for i, r in enumerate(records):
-                if r.image_id in test_names:
-                    m.values[i] = np.nan
-        return mats
-
     from benchmark.protocols import load_protocols
     from data.scut import ScutFBP5500
 
-    (split,) = load_protocols("60-40", ScutFBP5500(fake_root))[0]
-    monkeypatch.setattr(runner_mod, "build_model", spy_build)
+    SENTINEL = 1e4
+    (folds,) = load_protocols("5fold", ScutFBP5500(fake_root))
+    fits: list[tuple[str, int]] = []
+
+    real_pre, real_pred = runner_mod.build_preprocessing, runner_mod.build_predictor
+
+    def spy_pre(*a, **k):
+        pre = real_pre(*a, **k)
+        fit_transform = pre.fit_transform
+
+        def spy(X, y=None):
+            assert not (np.asarray(X) == SENTINEL).any(), "a test row reached the preprocessing fit"
+            fits.append(("pre", len(X)))
+            return fit_transform(X, y)
+
+        pre.fit_transform = spy
+        return pre
+
+    def spy_pred(*a, **k):
+        model = real_pred(*a, **k)
+        fit = model.fit
+
+        def spy(X, y):
+            assert np.abs(np.asarray(X)).max() < 100, "a (scaled) test row reached the predictor fit"
+            fits.append((a[0], len(X)))
+            return fit(X, y)
+
+        model.fit = spy
+        return model
+
+    real_matrices = FeatureCache.matrices
+    poisoned_split = folds[1]
+
+    def poisoned(self, extractors, records, **kw):
+        mats = real_matrices(self, extractors, records, **kw)
+        for m in mats:
+            for i, r in enumerate(records):
+                if r.image_id in poisoned_split.test:
+                    m.values[i] = SENTINEL
+        return mats
+
+    monkeypatch.setattr(runner_mod, "build_preprocessing", spy_pre)
+    monkeypatch.setattr(runner_mod, "build_predictor", spy_pred)
     monkeypatch.setattr(FeatureCache, "matrices", poisoned)
-    with pytest.raises(ValueError, match="NaN"):  # the test rows are only ever predicted
-        run(config(fake_root, tmp_path, protocol="60-40", predictors=["lr", "svr", "gr", "xgb"]))
-    assert len(seen) == 1  # xgb/gr/svr/lr: the first fit succeeded on clean rows, predict hit NaN
-    assert np.isfinite(seen[0]).all() and len(seen[0]) == len(split.train)
+    fold2 = fake_root / "train_test_files" / "5_folders_cross_validations_files" / "cross_validation_2"
+    store = run(config(fake_root, tmp_path, protocol=str(fold2), predictors=["lr", "svr", "gr", "xgb"]))
+    assert len(fits) == 5  # one preprocessing fit + four predictors
+    assert {n for _, n in fits} == {len(poisoned_split.train)}
+    rec = next(r for r in store.records() if r["predictor"] == "lr")
+    assert set(rec["predictions"]["image"]) == set(poisoned_split.test)
 
 
 def _plugin_env(tmp_path: Path) -> dict:

@@ -42,3 +42,12 @@ def test_gp_fast_hyperparameters_match_full_optimiser():
     full = PREDICTORS.create("gr", hyper_samples=None).fit(X[:1000], y[:1000])
     pf, pfull = fast.predict(X[1000:]), full.predict(X[1000:])
     assert pearson(y[1000:], pf) > pearson(y[1000:], pfull) - 0.02
+
+
+def test_gp_posterior_mean_equals_sklearn_with_same_kernel():
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    X, y = toy(3, n=500, d=5)
+    ours = PREDICTORS.create("gr", hyper_samples=200).fit(X[:400], y[:400])
+    ref = GaussianProcessRegressor(ours.kernel_, optimizer=None, normalize_y=True).fit(X[:400], y[:400])
+    np.testing.assert_allclose(ours.predict(X[400:]), ref.predict(X[400:]), rtol=1e-6, atol=1e-6)
