@@ -1,0 +1,238 @@
+"""Training throughput of the CNNs: bare network vs. the GPU-resident pipeline.
+
+For each model, at the run's batch size, with the ``fast`` recipe's settings (bf16 autocast on
+CUDA, channels_last, SGD momentum 0.9, MSE loss):
+
+* ``raw``: training steps of the bare network on a random float input already on the device
+  (the ceiling: no data handling at all);
+* ``achieved``: a short real run of :func:`models.cnn.train.train_and_predict` (GPU-resident
+  uint8 images, on-device random crops, normalisation), steady-state images/s;
+* ``ratio`` = achieved / raw (1.0 = the input pipeline costs nothing).
+
+::
+
+    python -m benchmark.throughput --models alexnet resnet18 --batch-size 256 --device cuda \\
+        --pack data/packed --json throughput.json
+
+Without ``--pack`` (or when it is absent) the achieved run uses random uint8 256x256 images,
+which costs the same as real ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.errors import BenchmarkError
+from models.cnn import CNNS
+from models.cnn.recipes import fast_recipe
+from models.cnn.train import _versions, resolve_device, train_and_predict
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def raw_throughput(model_name: str, batch_size: int, device: str | torch.device = "cuda",
+                   iters: int = 20, warmup: int = 5, input_size: int | None = None,
+                   bf16: bool = True, channels_last: bool = True, compile: bool = False) -> dict[str, Any]:
+    """Training images/s of the bare network on random input (no data pipeline).
+
+    Parameters
+    ----------
+    model_name : str
+        Registered CNN.
+    batch_size : int
+        Images per step.
+    device : str or torch.device
+    iters, warmup : int
+        Timed steps, and untimed steps before them (cudnn autotuning, allocation).
+    input_size : int, optional
+        Crop side; default the architecture's.
+    bf16, channels_last, compile : bool
+        As in the ``fast`` recipe (bf16 only applies on CUDA).
+
+    Returns
+    -------
+    dict
+        ``images_per_s``, ``seconds``, ``iters``, ``batch_size``, ``input_size``.
+    """
+    dev = resolve_device(device)
+    arch = CNNS.create(model_name)
+    size = input_size or arch.input_size
+    torch.manual_seed(0)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = arch.build("scratch").to(dev, memory_format=fmt).train()
+    net = torch.compile(model) if compile else model
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=arch.weight_decay)
+    x = torch.randn(batch_size, 3, size, size, device=dev).contiguous(memory_format=fmt)
+    y = torch.rand(batch_size, device=dev) * 4 + 1
+    use_amp = bf16 and dev.type == "cuda"
+
+    def step() -> None:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            out = net(x)
+        loss = F.mse_loss(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    _sync(dev)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _sync(dev)
+    seconds = time.perf_counter() - t0
+    return {"images_per_s": iters * batch_size / seconds, "seconds": seconds, "iters": iters,
+            "batch_size": batch_size, "input_size": size}
+
+
+def achieved_throughput(model_name: str, images: torch.Tensor, scores: np.ndarray, batch_size: int,
+                        device: str | torch.device = "cuda", iters: int = 30,
+                        input_size: int | None = None, compile: bool = False) -> dict[str, Any]:
+    """Steady training images/s of a short real ``fast``-recipe run of the GPU-resident pipeline.
+
+    Parameters
+    ----------
+    images : Tensor (N, H, W, 3), uint8
+        Training images (on the device already, or moved once).
+    scores : ndarray (N,)
+        Their scores.
+    iters : int
+        Iterations of the short run (the first ``min(10, iters // 5)`` are not timed).
+
+    Returns
+    -------
+    dict
+        ``images_per_s`` (steady), ``images_per_s_incl_warmup``, ``seconds``, ``iters``.
+    """
+    recipe = fast_recipe(batch_size)
+    test = images[:8]
+    res = train_and_predict(model_name, images, scores, test, recipe=recipe, init="scratch",
+                            device=device, seed=0, max_iters=iters, progress=False,
+                            input_size=input_size, compile=compile, keep_state_dict=False)
+    if torch.device(device).type == "cuda":
+        torch.cuda.empty_cache()
+    return {"images_per_s": res.images_per_s_steady, "images_per_s_incl_warmup": res.images_per_s,
+            "seconds": res.train_time_s, "iters": res.iterations}
+
+
+def measure(models: list[str], batch_size: int = 256, device: str | torch.device = "cuda",
+            iters: int = 30, warmup: int = 5, images: torch.Tensor | None = None,
+            scores: np.ndarray | None = None, input_size: int | None = None,
+            compile: bool = False, log: bool = True) -> list[dict[str, Any]]:
+    """Raw and achieved throughput of each model (see the module docstring).
+
+    Parameters
+    ----------
+    images, scores : optional
+        uint8 (N, H, W, 3) images and (N,) scores for the achieved run; default: random
+        256x256 images, N = max(4 x batch_size, 64).
+
+    Returns
+    -------
+    list of dict
+        Per model: ``model``, ``batch_size``, ``input_size``, ``raw_img_s``, ``achieved_img_s``,
+        ``ratio``, ``raw_s``, ``achieved_s``.
+    """
+    dev = resolve_device(device)
+    if images is None:
+        n = max(4 * batch_size, 64)
+        gen = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (n, 256, 256, 3), dtype=torch.uint8, generator=gen)
+        scores = np.random.default_rng(0).uniform(1, 5, n).astype(np.float32)
+    if scores is None:
+        raise ValueError("scores are required with images")
+    images = images.to(dev)
+    rows = []
+    for name in models:
+        raw = raw_throughput(name, batch_size, dev, iters, warmup, input_size, compile=compile)
+        ach = achieved_throughput(name, images, scores, batch_size, dev, iters + warmup, input_size,
+                                  compile=compile)
+        row = {"model": name, "batch_size": batch_size, "input_size": raw["input_size"],
+               "raw_img_s": round(raw["images_per_s"], 1), "achieved_img_s": round(ach["images_per_s"], 1),
+               "ratio": round(ach["images_per_s"] / raw["images_per_s"], 3),
+               "raw_s": round(raw["seconds"], 3), "achieved_s": round(ach["seconds"], 3)}
+        rows.append(row)
+        if log:
+            print(f"{name}: raw {row['raw_img_s']:.0f} img/s, achieved {row['achieved_img_s']:.0f} img/s, "
+                  f"ratio {row['ratio']:.2f}", file=sys.stderr, flush=True)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Plain-text table of :func:`measure` rows."""
+    head = f"{'model':<14}{'batch':>6}{'input':>6}{'raw img/s':>12}{'achieved img/s':>16}{'ratio':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['model']:<14}{r['batch_size']:>6}{r['input_size']:>6}{r['raw_img_s']:>12.0f}"
+                     f"{r['achieved_img_s']:>16.0f}{r['ratio']:>7.2f}")
+    return "\n".join(lines)
+
+
+def device_info(dev: torch.device) -> dict[str, Any]:
+    """Device name (and compute capability, memory on CUDA) plus library versions."""
+    info: dict[str, Any] = {"device": str(dev), **_versions()}
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        info.update(gpu=props.name, capability=f"{props.major}.{props.minor}",
+                    memory_gib=round(props.total_memory / 2**30, 1))
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.throughput``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m benchmark.throughput",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=None, help="registered CNNs (default: all)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--iters", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before the raw measurement")
+    parser.add_argument("--input-size", type=int, help="crop side (default: each model's own)")
+    parser.add_argument("--pack", type=Path, help="use this pack's images for the achieved run")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--json", type=Path, default=Path("throughput.json"), help="output JSON file")
+    args = parser.parse_args(argv)
+    try:
+        dev = resolve_device(args.device)
+        models = args.models or CNNS.list()
+        for m in models:
+            CNNS.get(m)
+        images = scores = None
+        if args.pack and (args.pack / "manifest.json").is_file():
+            from data.pack import PackedDataset
+
+            pack = PackedDataset(args.pack)
+            n = min(len(pack.names), max(4 * args.batch_size, 64))
+            images = torch.from_numpy(pack.decode_all()[:n])
+            scores = pack.scores(pack.names[:n])
+        rows = measure(models, args.batch_size, dev, args.iters, args.warmup, images, scores,
+                       args.input_size, args.compile)
+    except BenchmarkError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(format_table(rows))
+    payload = {"rows": rows, "device": device_info(dev), "iters": args.iters, "warmup": args.warmup,
+               "compile": args.compile, "source": "pack" if images is not None else "random"}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

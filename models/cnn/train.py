@@ -1,0 +1,466 @@
+"""GPU-resident training of a registered CNN on one train/test split.
+
+The whole training part is moved to the device once as a uint8 tensor ``(N, H, W, 3)``
+(H = W = 256 for the benchmark's cache). Each iteration draws a batch of indices (epoch-wise
+random permutations), and crops (and optionally flips) all images of the batch in one gather
+on the device; the uint8 crop is converted to a normalised float tensor that is already in
+channels_last layout. There is no DataLoader and no host<->device traffic inside the loop
+(losses are kept on the device and copied once at the end). Test predictions use the centre
+crop. Training length is fixed by the recipe: nothing looks at the test images before the
+final predictions.
+
+Entry point: :func:`train_and_predict`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.errors import ConfigError
+from models.cnn import CNNS
+from models.cnn.recipes import Recipe, Stage, get_recipe
+
+#: ImageNet normalisation used by torchvision's weights, on the 0-255 scale.
+MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+@dataclass
+class CnnResult:
+    """Outcome of :func:`train_and_predict` on one split.
+
+    Attributes
+    ----------
+    model, init : str
+        Registered model name and ``imagenet``/``scratch``.
+    recipe : Recipe
+        The recipe actually run (after ``max_iters`` shortening, if any).
+    test_pred : ndarray of shape (N_test,), float32
+        Predicted scores (1-5 scale) of the test images, centre crop, in input order.
+    train_loss : ndarray of shape (iterations,), float32
+        Training loss (MSE, score units squared) of every iteration, all stages in order.
+    iterations, samples_seen : int
+        Iterations run and training samples seen.
+    train_time_s, predict_time_s, wall_time_s : float
+        Seconds of the training iterations (warm-up included; model build and image upload
+        excluded), of test prediction, and of the whole call.
+    images_per_s : float
+        Achieved training throughput, samples seen / training seconds (incl. warm-up).
+    images_per_s_steady : float
+        Training throughput after the first iterations of each stage (no cudnn autotuning,
+        compilation or allocation), weighted over stages.
+    stages : list of dict
+        Per stage: name, iterations, seconds, steady images/s, final lr.
+    seed : int
+    device, device_name : str
+    precision : str
+        ``bf16-autocast`` or ``fp32``.
+    channels_last, compiled : bool
+    input_size : int
+        Crop side in pixels.
+    weights : dict
+        Build provenance (init, checkpoint file, source, sha256).
+    state_dict : dict of str to Tensor, optional
+        Final weights on the CPU (``save_state_dict`` writes them).
+    """
+
+    model: str
+    init: str
+    recipe: Recipe
+    test_pred: np.ndarray
+    train_loss: np.ndarray
+    iterations: int
+    samples_seen: int
+    train_time_s: float
+    predict_time_s: float
+    wall_time_s: float
+    images_per_s: float
+    images_per_s_steady: float
+    stages: list[dict[str, Any]]
+    seed: int
+    device: str
+    device_name: str
+    precision: str
+    channels_last: bool
+    compiled: bool
+    input_size: int
+    weights: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+    state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON-ready summary of the run (no arrays, no weights)."""
+        loss = self.train_loss
+        tail = loss[-max(1, len(loss) // 20):] if len(loss) else loss
+        return {
+            "model": self.model, "init": self.init, "recipe": self.recipe.to_dict(), "seed": self.seed,
+            "iterations": self.iterations, "samples_seen": self.samples_seen,
+            "train_time_s": round(self.train_time_s, 3), "predict_time_s": round(self.predict_time_s, 3),
+            "wall_time_s": round(self.wall_time_s, 3), "images_per_s": round(self.images_per_s, 1),
+            "images_per_s_steady": round(self.images_per_s_steady, 1), "stages": self.stages,
+            "device": self.device, "device_name": self.device_name, "precision": self.precision,
+            "channels_last": self.channels_last, "compiled": self.compiled, "input_size": self.input_size,
+            "weights": self.weights, "versions": self.versions,
+            "train_loss_first": float(loss[0]) if len(loss) else None,
+            "train_loss_last5pct": float(tail.mean()) if len(tail) else None,
+        }
+
+    def save_state_dict(self, path: str | Path) -> Path:
+        """Write the final weights (``.safetensors`` by suffix, else ``torch.save``); returns the path."""
+        if self.state_dict is None:
+            raise ValueError("this result was made with keep_state_dict=False")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in self.state_dict.items()}, str(path))
+        else:
+            torch.save(self.state_dict, path)
+        return path
+
+
+# ---------------------------------------------------------------------------------------------
+# device-side augmentation
+
+
+def random_crops(images: torch.Tensor, idx: torch.Tensor, size: int, generator: torch.Generator,
+                 hflip: bool = False) -> torch.Tensor:
+    """Random ``size`` x ``size`` crops (optionally mirrored) of a batch, in one gather.
+
+    Parameters
+    ----------
+    images : Tensor (N, H, W, 3), uint8
+        All training images, on the device.
+    idx : Tensor (B,), int64
+        Indices of the batch's images, on the same device.
+    size : int
+        Crop side in pixels, ``<= min(H, W)``.
+    generator : torch.Generator
+        On the same device; drives offsets and flips.
+    hflip : bool
+        Mirror each crop horizontally with probability 1/2.
+
+    Returns
+    -------
+    Tensor (B, size, size, 3), uint8
+    """
+    b, dev = idx.shape[0], images.device
+    h, w = images.shape[1], images.shape[2]
+    oy = torch.randint(0, h - size + 1, (b, 1), generator=generator, device=dev)
+    ox = torch.randint(0, w - size + 1, (b, 1), generator=generator, device=dev)
+    ar = torch.arange(size, device=dev)
+    rows = oy + ar  # (B, size)
+    if hflip:
+        flip = torch.rand((b, 1), generator=generator, device=dev) < 0.5
+        cols = ox + torch.where(flip, size - 1 - ar, ar)
+    else:
+        cols = ox + ar
+    return images[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def center_crops(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre ``size`` x ``size`` crops: (B, H, W, 3) uint8 -> (B, size, size, 3) uint8 view."""
+    h, w = images.shape[1], images.shape[2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return images[:, top:top + size, left:left + size]
+
+
+def to_input(crops: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
+    """uint8 crops (B, S, S, 3) -> ImageNet-normalised float32 (B, 3, S, S).
+
+    The permuted NHWC tensor already has channels_last strides; with ``channels_last=False``
+    it is made contiguous (NCHW).
+    """
+    x = crops.permute(0, 3, 1, 2).float()
+    if not channels_last:
+        x = x.contiguous()
+    mean, inv_std = _norm_constants(x.device)
+    return (x - mean) * inv_std
+
+
+_NORM: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _norm_constants(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, 1/std), each (1, 3, 1, 1) float32 on ``device``, made once per device."""
+    if device not in _NORM:
+        mean = torch.tensor(MEAN_255, dtype=torch.float32).view(1, 3, 1, 1)
+        inv_std = 1.0 / torch.tensor(STD_255, dtype=torch.float32).view(1, 3, 1, 1)
+        _NORM[device] = (mean.to(device), inv_std.to(device))
+    return _NORM[device]
+
+
+class _EpochSampler:
+    """Batches of indices from successive random permutations of ``range(n)`` (on the device)."""
+
+    def __init__(self, n: int, generator: torch.Generator, device: torch.device) -> None:
+        self.n, self.generator, self.device = n, generator, device
+        self._perm = torch.empty(0, dtype=torch.long, device=device)
+
+    def next(self, batch_size: int) -> torch.Tensor:
+        while self._perm.numel() < batch_size:
+            fresh = torch.randperm(self.n, generator=self.generator, device=self.device)
+            self._perm = torch.cat([self._perm, fresh])
+        batch, self._perm = self._perm[:batch_size], self._perm[batch_size:]
+        return batch
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _as_uint8_images(images: Any, what: str, min_side: int) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.ndim != 4 or t.shape[-1] != 3:
+        shape = tuple(getattr(t, "shape", ()))
+        raise ConfigError(f"{what}: expected a uint8 array/tensor of shape (N, H, W, 3), got "
+                          f"{getattr(t, 'dtype', type(t).__name__)} {shape}")
+    if min(t.shape[1], t.shape[2]) < min_side:
+        raise ConfigError(f"{what}: images are {t.shape[1]}x{t.shape[2]}, smaller than the "
+                          f"{min_side}px crop")
+    return t
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)``; ConfigError (one line) for CUDA on a machine without it."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but CUDA is not available on this machine "
+                          "(use device='cpu' for a small run)")
+    return dev
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _make_optimizer(stage: Stage, params: list[nn.Parameter], weight_decay: float,
+                    dev: torch.device) -> torch.optim.Optimizer:
+    extra: dict[str, Any] = {"foreach": True} if dev.type == "cuda" else {}
+    if stage.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=stage.lr, momentum=stage.momentum,
+                               weight_decay=weight_decay, **extra)
+    return torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay, **extra)
+
+
+def _versions() -> dict[str, str]:
+    import torchvision
+
+    out = {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    if torch.version.cuda:
+        out["cuda"] = torch.version.cuda
+    if torch.backends.cudnn.is_available():
+        out["cudnn"] = str(torch.backends.cudnn.version())
+    return out
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: torch.Tensor, size: int, device: torch.device,
+            batch_size: int = 256, bf16: bool = False, channels_last: bool = True) -> np.ndarray:
+    """Centre-crop predictions of ``model`` (put in eval mode) for uint8 images.
+
+    Parameters
+    ----------
+    images : Tensor (N, H, W, 3), uint8
+        On any device; moved batch by batch.
+
+    Returns
+    -------
+    ndarray (N,), float32
+    """
+    model.eval()
+    out = []
+    use_amp = bf16 and device.type == "cuda"
+    for start in range(0, images.shape[0], batch_size):
+        crops = center_crops(images[start:start + batch_size], size).to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            out.append(model(to_input(crops, channels_last)).float())
+    return torch.cat(out).cpu().numpy().astype(np.float32) if out else np.zeros(0, np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the training loop
+
+
+def train_and_predict(model_name: str, train_images: Any, train_scores: Any, test_images: Any,
+                      recipe: str | Recipe = "paper", init: str = "imagenet",
+                      device: str | torch.device = "cuda", seed: int = 0, max_iters: int | None = None,
+                      progress: bool = True, *, input_size: int | None = None,
+                      allow_download: bool = False, compile: bool | None = None,
+                      eval_batch_size: int = 256, keep_state_dict: bool = True) -> CnnResult:
+    """Fine-tune (or train from scratch) a registered CNN on one split; predict the test part.
+
+    Parameters
+    ----------
+    model_name : str
+        A name of :data:`models.cnn.CNNS` (``alexnet``, ``resnet18``, ``resnext50``, ``resnet50``,
+        ``mobilenet_v2``).
+    train_images : uint8 Tensor or ndarray (N, H, W, 3)
+        Training images (256x256 in the benchmark), RGB. Moved to ``device`` once.
+    train_scores : array-like (N,)
+        Mean attractiveness scores (1-5) of the training images.
+    test_images : uint8 Tensor or ndarray (M, H, W, 3)
+        Test images; only seen after training, centre-cropped.
+    recipe : str or Recipe
+        ``paper`` (default), ``blog``, ``fast`` or a :class:`Recipe`.
+    init : {"imagenet", "scratch"}
+        ImageNet weights (offline; see :mod:`models.cnn.weights`) or random initialisation.
+    device : str or torch.device
+        ``cuda`` for real runs; ``cpu`` works for tiny ones.
+    seed : int
+        Seeds the head/scratch initialisation, batch order, crops and flips.
+    max_iters : int, optional
+        Cap on the total iterations; the recipe is scaled down (schedule shape kept) and the
+        shortened recipe is recorded in the result.
+    progress : bool
+        Print a loss line to stderr about every 10% of each stage.
+    input_size : int, optional
+        Crop side overriding the architecture's (for quick CPU tests on small images).
+    allow_download : bool
+        Allow torchvision to download missing ImageNet weights (default: offline only).
+    compile : bool, optional
+        ``torch.compile`` the training network; default: the recipe's setting.
+    eval_batch_size : int
+        Batch size for test prediction.
+    keep_state_dict : bool
+        Copy the final weights to the CPU into ``result.state_dict``.
+
+    Returns
+    -------
+    CnnResult
+
+    Raises
+    ------
+    ConfigError
+        Unknown model/recipe/init, bad array shapes, CUDA unavailable.
+    models.cnn.weights.MissingWeightsError
+        ImageNet weights not available offline (one line naming file and folder).
+    """
+    t_start = time.perf_counter()
+    arch = CNNS.create(model_name)
+    recipe = get_recipe(recipe)
+    dev = resolve_device(device)
+    size = input_size or arch.input_size
+    if size < arch.min_input_size:
+        raise ConfigError(f"{model_name}: input size {size} below its minimum {arch.min_input_size}")
+    train_u8 = _as_uint8_images(train_images, "train_images", size)
+    test_u8 = _as_uint8_images(test_images, "test_images", size)
+    scores = torch.as_tensor(np.asarray(train_scores, dtype=np.float32).ravel())
+    n = train_u8.shape[0]
+    if scores.shape[0] != n or n < 2:
+        raise ConfigError(f"train_scores: {scores.shape[0]} scores for {n} training images "
+                          "(need >= 2, equal)")
+    if not torch.isfinite(scores).all():
+        raise ConfigError("train_scores: contains NaN or inf")
+    if max_iters is not None:
+        recipe = recipe.limited(max_iters, n)
+    use_compile = recipe.compile if compile is None else compile
+    use_amp = recipe.bf16 and dev.type == "cuda"
+
+    torch.manual_seed(seed)
+    model = arch.build(init, allow_download=allow_download)
+    head = arch.head(model)
+    if recipe.head_bias == "mean":
+        with torch.no_grad():
+            head.bias.fill_(float(scores.mean()))
+    memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    model = model.to(dev, memory_format=memory_format)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    net = torch.compile(model) if use_compile else model
+    weight_decay_default = arch.weight_decay
+
+    images = train_u8.to(dev, non_blocking=True)
+    targets = scores.to(dev)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    sampler = _EpochSampler(n, gen, dev)
+    bs = recipe.batch_size
+    stage_iters = [s.n_iterations(n, bs) for s in recipe.stages]
+    losses = torch.zeros(sum(stage_iters), device=dev)
+    _sync(dev)
+    t_train = time.perf_counter()
+    stage_stats: list[dict[str, Any]] = []
+    k = 0
+    for stage, iters in zip(recipe.stages, stage_iters, strict=True):
+        head_params = set(head.parameters())
+        for p in model.parameters():
+            p.requires_grad_(not stage.freeze_backbone or p in head_params)
+        params = [p for p in model.parameters() if p.requires_grad]
+        wd = weight_decay_default if stage.weight_decay is None else stage.weight_decay
+        opt = _make_optimizer(stage, params, wd, dev)
+        model.train()
+        if stage.freeze_backbone:
+            model.eval()
+            head.train()
+        warm = min(10, max(1, iters // 5)) if iters > 1 else 0
+        report_every = max(1, math.ceil(iters / 10))
+        t_stage = time.perf_counter()
+        t_warm = t_stage
+        lr = stage.lr
+        for it in range(iters):
+            if it == warm:
+                _sync(dev)
+                t_warm = time.perf_counter()
+            lr = stage.lr_at(it, iters)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            idx = sampler.next(bs)
+            x = to_input(random_crops(images, idx, size, gen, recipe.hflip), recipe.channels_last)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+                out = net(x)
+            loss = F.mse_loss(out.float(), targets[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses[k] = loss.detach()
+            k += 1
+            if progress and ((it + 1) % report_every == 0 or it + 1 == iters):
+                recent = losses[max(0, k - report_every):k].mean().item()
+                print(f"[{model_name} {recipe.name}/{stage.name}] it {it + 1}/{iters} lr {lr:.2e} "
+                      f"loss {recent:.4f}", file=sys.stderr, flush=True)
+        _sync(dev)
+        t_end = time.perf_counter()
+        steady_iters = iters - warm
+        steady = steady_iters * bs / (t_end - t_warm) if steady_iters > 0 and t_end > t_warm else float("nan")
+        stage_stats.append({"name": stage.name, "iterations": iters, "seconds": round(t_end - t_stage, 3),
+                            "images_per_s_steady": round(steady, 1), "final_lr": lr,
+                            "weight_decay": wd, "frozen_backbone": stage.freeze_backbone})
+    train_time = time.perf_counter() - t_train
+    for p in model.parameters():
+        p.requires_grad_(True)
+    del images
+
+    t_pred = time.perf_counter()
+    test_pred = predict(model, test_u8, size, dev, eval_batch_size, bf16=recipe.bf16,
+                        channels_last=recipe.channels_last)
+    predict_time = time.perf_counter() - t_pred
+    samples = k * bs
+    steady_w = [(s["iterations"], s["images_per_s_steady"]) for s in stage_stats
+                if math.isfinite(s["images_per_s_steady"])]
+    steady_all = (sum(i for i, _ in steady_w) / sum(i / v for i, v in steady_w)) if steady_w else float("nan")
+    state = ({key: v.detach().to("cpu", copy=True) for key, v in model.state_dict().items()}
+             if keep_state_dict else None)
+    return CnnResult(
+        model=model_name, init=init, recipe=recipe, test_pred=test_pred,
+        train_loss=losses.cpu().numpy().astype(np.float32), iterations=k, samples_seen=samples,
+        train_time_s=train_time, predict_time_s=predict_time,
+        wall_time_s=time.perf_counter() - t_start,
+        images_per_s=samples / train_time if train_time > 0 else float("nan"),
+        images_per_s_steady=steady_all, stages=stage_stats, seed=seed, device=str(dev),
+        device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        precision="bf16-autocast" if use_amp else "fp32", channels_last=recipe.channels_last,
+        compiled=use_compile, input_size=size, weights=dict(arch.build_info), versions=_versions(),
+        state_dict=state)
