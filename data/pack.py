@@ -99,13 +99,29 @@ def encode_image(path: str, size: int = IMAGE_SIZE, quality: int = QUALITY) -> b
     return buf.getvalue()
 
 
+def _decode_cv2(data: bytes) -> np.ndarray | None:
+    """OpenCV's WebP decoder (same libwebp output), for a Pillow built without WebP."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return None if bgr is None else np.ascontiguousarray(bgr[:, :, ::-1])
+
+
 def decode_webp(data: bytes, size: int, what: str = "image") -> np.ndarray:
-    """WebP bytes -> (size, size, 3) uint8; DataError naming ``what`` if corrupt or mis-sized."""
+    """WebP bytes -> (size, size, 3) uint8; DataError naming ``what`` if corrupt or mis-sized.
+
+    Pillow decodes; where Pillow cannot (e.g. built without WebP), OpenCV is tried.
+    """
     try:
         with Image.open(io.BytesIO(data)) as im:
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{what}: cannot decode packed image ({err})") from None
+        fallback = _decode_cv2(data)
+        if fallback is None:
+            raise DataError(f"{what}: cannot decode packed image ({err})") from None
+        rgb = fallback
     if rgb.shape != (size, size, 3):
         raise DataError(f"{what}: packed image is {rgb.shape}, expected ({size}, {size}, 3)")
     return rgb

@@ -66,6 +66,18 @@ def test_round_trip_on_a_fake_release(fake_release, tmp_path):
     assert main(["--check", str(out)]) == 0
 
 
+def test_opencv_fallback_decodes_like_pillow(fake_release, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    from data.pack import _decode_cv2, decode_webp
+
+    out = tmp_path / "packed"
+    pack_dataset(fake_release, out, workers=1, progress=False)
+    blob = PackedDataset(out).read_bytes(0)
+    assert cv2 is not None and np.array_equal(_decode_cv2(blob), decode_webp(blob, 256))
+    with pytest.raises(DataError, match="cannot decode"):
+        decode_webp(b"RIFF0000WEBPjunk", 256, "x")
+
+
 def test_integrity_check_names_the_corrupt_file(fake_release, tmp_path):
     out = tmp_path / "packed"
     pack_dataset(fake_release, out, workers=1, progress=False)
