@@ -1,0 +1,133 @@
+"""``python run_benchmark.py report [--out DIR]``: re-render every table and figure from stored records.
+
+Nothing is retrained and the dataset is not needed: the report reads ``DIR/records/`` (and
+``DIR/manifest.json`` for provenance) and writes
+
+* ``DIR/results.csv`` and ``DIR/tables/<protocol>.md|.tex`` (main tables, :mod:`reports.tables`);
+* ``DIR/tables/subsets-<protocol>.md|.tex`` (:mod:`reports.subsets`);
+* ``DIR/tables/uncertainty-<protocol>.md|.tex`` (:mod:`reports.stats`);
+* ``DIR/tables/paper-comparison.md|.tex`` (:mod:`reports.status`), when a row matches the paper;
+* ``DIR/figures/*.png|.pdf`` (:mod:`reports.figures`);
+* ``DIR/index.md`` linking all of them (:mod:`reports.index`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import ConfigError, DataError
+from benchmark.store import ResultStore
+
+DEFAULT_OUT = Path("reports/latest")
+REQUIRED_KEYS = ("track", "feature", "predictor", "protocol", "split", "metrics")
+
+
+def report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_benchmark.py report",
+        description="Re-render every table and figure of an output folder from its stored records "
+                    "(no retraining, no dataset needed).")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="output folder of a run (default: reports/latest)")
+    p.add_argument("--resamples", type=int, default=1000,
+                   help="bootstrap resamples and permutation-test swaps (default 1000)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the bootstrap and permutation test (default 0)")
+    p.add_argument("--no-figures", action="store_true", help="tables only (faster)")
+    return p
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The run's ``manifest.json``, or None when absent.
+
+    Raises
+    ------
+    DataError
+        If the file exists but is not valid JSON.
+    """
+    path = Path(out_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not valid JSON ({err})") from None
+
+
+def load_records(store: ResultStore) -> list[dict[str, Any]]:
+    """Every record of ``store``; a corrupt record file raises DataError naming it."""
+    records = []
+    for path in sorted(store.records_dir.glob("*/*/split-*.json")):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: corrupt result record ({err})") from None
+        missing = [k for k in REQUIRED_KEYS if k not in rec]
+        if missing:
+            raise DataError(f"{path}: result record lacks {', '.join(missing)}")
+        records.append(rec)
+    return records
+
+
+def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figures: bool = True,
+                 report_command: str = "") -> list[Path]:
+    """Render every table, figure and the index of ``out_dir`` from its records.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Every file written, ``index.md`` last.
+
+    Raises
+    ------
+    DataError
+        If the folder holds no records, or a record or the manifest is corrupt.
+    """
+    from reports import figures as figures_mod
+    from reports import index, stats, status, subsets, tables
+
+    out_dir = Path(out_dir)
+    store = ResultStore(out_dir)
+    records = load_records(store)
+    if not records:
+        raise DataError(f"{store.records_dir}: no result records found; run the benchmark first, e.g. "
+                        f"'python run_benchmark.py --protocol 60-40 --out {out_dir}'")
+    manifest = read_manifest(out_dir)
+    report_command = report_command or f"python run_benchmark.py report --out {out_dir}"
+    provenance = index.provenance_line(manifest, report_command)
+    results = store.dataframe()
+    tables_dir = out_dir / "tables"
+    written = [store.write_csv()]
+    written += tables.render_tables(results, out_dir, provenance=provenance)
+    pooled = stats.pooled_predictions(records)
+    protocols = tables.protocol_order(results["protocol"].astype(str))
+    fig_files: list = []
+    if len(pooled):
+        written += subsets.render_subset_tables(pooled, tables_dir, provenance)
+        written += stats.render_uncertainty(pooled, tables_dir, provenance, n_resamples=n_resamples,
+                                            seed=seed)
+        if figures:
+            fig_files = figures_mod.render_figures(pooled, results, out_dir / "figures")
+            written += [p for f in fig_files for p in (f.png, f.pdf)]
+    written += status.render_comparison(results, tables_dir, provenance)
+    text = index.render_index(out_dir, manifest=manifest, protocols=protocols, figures=fig_files,
+                              comparison=status.comparison_frame(results), n_records=len(records),
+                              report_command=report_command, n_resamples=n_resamples, seed=seed)
+    written.append(index.write_index(out_dir, text))
+    return written
+
+
+def cmd_report(argv: list[str]) -> int:
+    """Entry point of ``run_benchmark.py report``; returns the exit status."""
+    args = report_parser().parse_args(argv)
+    if args.resamples < 10:
+        raise ConfigError(f"--resamples must be at least 10, got {args.resamples}")
+    t0 = time.perf_counter()
+    written = build_report(args.out, n_resamples=args.resamples, seed=args.seed, figures=not args.no_figures,
+                           report_command=" ".join(["python run_benchmark.py report", *argv]))
+    print(f"report: {written[-1]} ({len(written)} files, {time.perf_counter() - t0:.1f} s)")
+    return 0

@@ -1,0 +1,190 @@
+"""Reproduction status of a row against the number the paper reported for it.
+
+Every row that the paper (Liang et al., ICPR 2018, see :mod:`reports.paper`) reports gets a
+status from its Pearson correlation (PC), the paper's headline metric:
+
+========== =====================================================================
+reproduced ours is better than the paper's, or at most 0.01 below it
+           (``ΔPC = ours - paper >= -0.01``)
+close      ours is more than 0.01 but at most 0.03 below the paper's
+           (``-0.03 <= ΔPC < -0.01``)
+off        ours is more than 0.03 below the paper's (``ΔPC < -0.03``)
+========== =====================================================================
+
+ΔPC is compared as displayed, i.e. rounded to :data:`reports.tables.DECIMALS` decimals, so a
+row shown with ``Δ -0.0100`` is "reproduced". For multi-split protocols "ours" is the mean PC
+over the splits (the ``Average`` column of the main tables). MAE and RMSE are shown beside
+PC but do not enter the status. Rows the paper does not report have no status (``""``).
+
+Wiring into :mod:`reports.tables`: :func:`status_label` takes our PC and the paper's PC;
+:func:`status_for` looks the paper's value up itself. :func:`comparison_frame` and
+:func:`render_comparison` build a stand-alone "ours vs paper" table with the status.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from reports import paper, tables
+
+REPRODUCED = "reproduced"
+CLOSE = "close"
+OFF = "off"
+#: ΔPC at or above ``-REPRODUCED_TOLERANCE`` is "reproduced".
+REPRODUCED_TOLERANCE = 0.01
+#: ΔPC at or above ``-CLOSE_TOLERANCE`` (and below the above) is "close"; lower is "off".
+CLOSE_TOLERANCE = 0.03
+#: Header of the status column.
+STATUS = "Status"
+
+STATUS_NOTE = (
+    f"Status, from ΔPC = our PC - the paper's PC (as displayed): {REPRODUCED} if ΔPC >= "
+    f"-{REPRODUCED_TOLERANCE:.2f} (including better than the paper), {CLOSE} if -{CLOSE_TOLERANCE:.2f} "
+    f"<= ΔPC < -{REPRODUCED_TOLERANCE:.2f}, {OFF} if ΔPC < -{CLOSE_TOLERANCE:.2f}. MAE and RMSE do not "
+    "enter the status."
+)
+
+
+def status_label(ours_pc: float | None, paper_pc: float | None) -> str:
+    """Reproduction status of one row from our PC and the paper's PC.
+
+    Parameters
+    ----------
+    ours_pc : float or None
+        Our PC (the mean over splits for a multi-split protocol).
+    paper_pc : float or None
+        The PC the paper reports for the same pairing and protocol.
+
+    Returns
+    -------
+    str
+        ``"reproduced"``, ``"close"`` or ``"off"`` (see the module docstring); ``""`` when
+        either value is missing or NaN.
+    """
+    if ours_pc is None or paper_pc is None or math.isnan(ours_pc) or math.isnan(paper_pc):
+        return ""
+    delta = round(float(ours_pc) - float(paper_pc), tables.DECIMALS)
+    if delta >= -REPRODUCED_TOLERANCE:
+        return REPRODUCED
+    if delta >= -CLOSE_TOLERANCE:
+        return CLOSE
+    return OFF
+
+
+def status_for(protocol: str, feature: str, predictor: str, ours_pc: float | None, init: str = "") -> str:
+    """Status of a row, looking up the paper's PC in :mod:`reports.paper`.
+
+    Parameters
+    ----------
+    protocol, feature, predictor : str
+        The row (``predictor="cnn"`` and ``feature`` = model name for CNN rows).
+    ours_pc : float or None
+        Our PC (mean over splits for multi-split protocols).
+    init : str
+        CNN initialisation (``""`` for hand-crafted rows); scratch-trained CNNs match nothing.
+
+    Returns
+    -------
+    str
+        The status, or ``""`` where the paper reports nothing for this row.
+    """
+    entry = paper.paper_entry(protocol, feature, predictor, init=init)
+    return "" if entry is None else status_label(ours_pc, entry.pc)
+
+
+def comparison_frame(results: pd.DataFrame) -> pd.DataFrame:
+    """Ours vs paper for every row the paper reports.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        One row per (pairing x split), e.g. :meth:`benchmark.store.ResultStore.dataframe`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (protocol, pairing) the paper reports, in display order, with columns
+        ``protocol``, ``pairing``, ``feature``, ``predictor``, ``n_splits``, ``<metric>``, ``paper_<metric>``,
+        ``delta_<metric>`` for PC, MAE and RMSE (ours = mean over the splits), ``status`` and
+        ``note`` (the paper entry's caveat, if any).
+    """
+    frame = tables.normalise_results(results)
+    rows = []
+    for protocol in tables.protocol_order(frame["protocol"]):
+        sub = frame[frame["protocol"] == protocol]
+        for label, key in tables.pairings(sub).iterrows():
+            entry = paper.paper_entry(protocol, key["feature"], key["predictor"], init=key["init"])
+            if entry is None:
+                continue
+            mine = sub[sub["pairing"] == label]
+            row: dict[str, object] = {"protocol": protocol, "pairing": label, "feature": key["feature"],
+                                      "predictor": key["predictor"], "n_splits": len(mine)}
+            for metric in tables.METRICS:
+                ours = float(mine[metric].mean())
+                row[metric] = ours
+                row[f"paper_{metric}"] = entry.metric(metric)
+                row[f"delta_{metric}"] = ours - entry.metric(metric)
+            row["status"] = status_label(row["pc"], entry.pc)
+            row["note"] = entry.note
+            rows.append(row)
+    columns = ["protocol", "pairing", "feature", "predictor", "n_splits"]
+    for metric in tables.METRICS:
+        columns += [metric, f"paper_{metric}", f"delta_{metric}"]
+    return pd.DataFrame(rows, columns=columns + ["status", "note"])
+
+
+def comparison_table(comparison: pd.DataFrame, protocol: str) -> tables.Table:
+    """The :class:`reports.tables.Table` of one protocol of :func:`comparison_frame`."""
+    sub = comparison[comparison["protocol"] == protocol].set_index("pairing")
+    cells: dict[object, list[str]] = {}
+    for metric in tables.METRICS:
+        title = tables.METRIC_TITLES[metric]
+        cells[(title, tables.OURS)] = [tables.format_value(v) for v in sub[metric]]
+        cells[(title, tables.PAPER)] = [tables.format_value(v) for v in sub[f"paper_{metric}"]]
+        cells[(title, tables.DELTA)] = [tables.format_delta(v) for v in sub[f"delta_{metric}"]]
+    cells[("", STATUS)] = list(sub["status"])
+    frame = pd.DataFrame(cells, index=sub.index)
+    frame.columns = list(cells)
+    return tables.Table(cells=frame, title=tables.protocol_title(protocol))
+
+
+def comparison_notes(comparison: pd.DataFrame) -> list[str]:
+    """Notes under a comparison table: status rule, Δ, citation and the paper entries' caveats."""
+    notes = [STATUS_NOTE, tables.DELTA_AVERAGE_NOTE, f"Paper values: {paper.SHORT_CITATION}."]
+    if (comparison["predictor"] != "cnn").any() and not paper.HANDCRAFTED_PROTOCOL_CONFIRMED:
+        notes.append(paper.HANDCRAFTED_PROTOCOL_NOTE)
+    return notes + [n for n in dict.fromkeys(comparison["note"]) if n]
+
+
+def render_comparison(results: pd.DataFrame, tables_dir: Path, provenance: str = "") -> list[Path]:
+    """Write ``paper-comparison.md`` and ``paper-comparison.tex`` into ``tables_dir``.
+
+    One panel per protocol with rows the paper reports: ours (mean over splits), the paper's
+    value and Δ for PC, MAE and RMSE, and the status. Nothing is written (and ``[]`` is
+    returned) when no stored row matches a paper row.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    comparison = comparison_frame(results)
+    if comparison.empty:
+        return []
+    protocols = list(dict.fromkeys(comparison["protocol"]))
+    panels = [comparison_table(comparison, p) for p in protocols]
+    notes = comparison_notes(comparison)
+    title = "SCUT-FBP5500: our results vs the paper's"
+    markdown = tables.render_markdown_document(panels, title=title, provenance=provenance, notes=notes)
+    latex = tables.render_latex_table(panels, caption=f"{title} (PC, MAE, RMSE; Δ = ours - paper).",
+                                      label="tab:scut-paper-comparison", provenance=provenance, notes=notes)
+    tables_dir = Path(tables_dir)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    md, tex = tables_dir / "paper-comparison.md", tables_dir / "paper-comparison.tex"
+    md.write_text(markdown, encoding="utf-8")
+    tex.write_text(latex, encoding="utf-8")
+    return [md, tex]
+

@@ -1,0 +1,109 @@
+"""Per-subset breakdown: PC, MAE and RMSE of every row on Asian/Caucasian female/male faces.
+
+SCUT-FBP5500 has four subsets, named by the image file prefix (:func:`data.scut.subset_of`):
+``AF`` Asian female (2000 images), ``AM`` Asian male (2000), ``CF`` Caucasian female (750),
+``CM`` Caucasian male (750). The metrics are computed from the stored test predictions,
+pooled over the splits of a protocol (see :mod:`reports.stats`), split by subset; ``All`` is
+the pooled set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.scut import SUBSETS, subset_of
+from reports import tables
+from reports.stats import batch_metrics, row_order
+
+SUBSET_NAMES = {"AF": "Asian female", "AM": "Asian male", "CF": "Caucasian female", "CM": "Caucasian male"}
+ALL = "All"
+
+NOTES = (
+    "Subsets from the image names: " + ", ".join(f"{k} = {v}" for k, v in SUBSET_NAMES.items()) + ".",
+    "Metrics on the test predictions pooled over the protocol's splits; All = the pooled set (for 5-fold "
+    "it differs slightly from the mean over folds of the main table).",
+    "Bold: best row in each column (highest PC, lowest MAE and RMSE).",
+)
+
+
+def subset_metrics(pooled: pd.DataFrame) -> pd.DataFrame:
+    """PC, MAE and RMSE of every (protocol, row, subset), and of the whole pooled set.
+
+    Parameters
+    ----------
+    pooled : pandas.DataFrame
+        :func:`reports.stats.pooled_predictions` of the store.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``protocol``, ``pairing``, ``subset`` (``AF``, ``AM``, ``CF``, ``CM``, ``All``),
+        ``n``, ``pc``, ``mae``, ``rmse``; a subset with fewer than 2 test images of a row has
+        NaN metrics.
+    """
+    codes = {name: subset_of(name) for name in pooled["image"].unique()}
+    frame = pooled.assign(subset=pooled["image"].map(codes))
+    rows = []
+    for protocol in tables.protocol_order(frame["protocol"]):
+        sub = frame[frame["protocol"] == protocol]
+        groups = dict(iter(sub.groupby("pairing", sort=False)))
+        for label in row_order(sub):
+            r = groups[label]
+            by_subset = dict(iter(r.groupby("subset", sort=False)))
+            for code in (*SUBSETS, ALL):
+                part = r if code == ALL else by_subset.get(code, r.iloc[:0])
+                metrics = {"pc": np.nan, "mae": np.nan, "rmse": np.nan}
+                if len(part) >= 2:
+                    metrics = {k: float(v[0]) for k, v in batch_metrics(
+                        part["true"].to_numpy()[None], part["pred"].to_numpy()[None]).items()}
+                rows.append({"protocol": protocol, "pairing": label, "subset": code, "n": len(part),
+                             **metrics})
+    return pd.DataFrame(rows, columns=["protocol", "pairing", "subset", "n", "pc", "mae", "rmse"])
+
+
+def subset_tables(metrics: pd.DataFrame, protocol: str) -> list[tables.Table]:
+    """One panel per metric (PC, MAE, RMSE): rows = pairings, columns = AF, AM, CF, CM, All."""
+    sub = metrics[metrics["protocol"] == protocol]
+    order = list(dict.fromkeys(sub["pairing"]))
+    columns = [*SUBSETS, ALL]
+    panels = []
+    for metric in tables.METRICS:
+        wide = sub.pivot(index="pairing", columns="subset", values=metric)
+        wide = wide.reindex(index=order, columns=columns)
+        cells = wide.apply(lambda col: col.map(tables.format_value))
+        bold = pd.DataFrame({c: tables.best_mask(wide[c], tables.HIGHER_IS_BETTER[metric]) for c in columns})
+        panels.append(tables.Table(cells=cells.rename_axis(index=None, columns=None),
+                                   bold=bold.rename_axis(index=None, columns=None),
+                                   title=tables.METRIC_TITLES[metric]))
+    return panels
+
+
+def render_subset_tables(pooled: pd.DataFrame, tables_dir: Path, provenance: str = "") -> list[Path]:
+    """Write ``subsets-<protocol>.md`` and ``.tex`` for every protocol of ``pooled``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    tables_dir = Path(tables_dir)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    metrics = subset_metrics(pooled)
+    written = []
+    for protocol in tables.protocol_order(metrics["protocol"]):
+        panels = subset_tables(metrics, protocol)
+        counts = metrics[metrics["protocol"] == protocol].groupby("subset")["n"].max()
+        notes = [*NOTES, "Test images per subset (largest over rows): "
+                 + ", ".join(f"{c} {int(counts.get(c, 0))}" for c in (*SUBSETS, ALL)) + "."]
+        title = f"SCUT-FBP5500, {tables.protocol_title(protocol)}: PC, MAE and RMSE per subset"
+        stem = f"subsets-{tables.file_stem(protocol)}"
+        md, tex = tables_dir / f"{stem}.md", tables_dir / f"{stem}.tex"
+        md.write_text(tables.render_markdown_document(panels, title=title, provenance=provenance,
+                                                      notes=notes), encoding="utf-8")
+        tex.write_text(tables.render_latex_table(panels, caption=title, label=f"tab:scut-{stem}",
+                                                 provenance=provenance, notes=notes), encoding="utf-8")
+        written += [md, tex]
+    return written
