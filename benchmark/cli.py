@@ -23,9 +23,11 @@ DEFAULT_OUT = Path("reports/latest")
 
 
 def _names(value: str | None, registry: Registry) -> list[str]:
-    """Comma-separated names checked against ``registry``; None means all registered."""
+    """Comma-separated names checked against ``registry``; None means all registered, "none" none."""
     if value is None:
         return registry.list()
+    if value.strip().lower() == "none":
+        return []
     names = [v.strip() for v in value.split(",") if v.strip()]
     for name in names:
         registry.get(name)  # raises UnknownComponentError listing the valid names
@@ -50,7 +52,20 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
     p.add_argument("--pca", type=int, default=DEFAULT_PCA,
                    help=f"PCA components for high-dimensional features (default {DEFAULT_PCA})")
+    p.add_argument("--save-model", action="store_true",
+                   help="save every fitted model under OUT/models (for 'run_benchmark.py predict')")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    cnn = p.add_argument_group("deep track (CNNs)")
+    cnn.add_argument("--models", help="comma-separated CNNs, or none (default: all registered when a CUDA "
+                                      "device is present)")
+    cnn.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                     help="auto (default): CUDA if present, else the CNNs are skipped")
+    cnn.add_argument("--init", choices=("imagenet", "scratch"), default="imagenet",
+                     help="CNN initialisation (default imagenet: torchvision weights, offline cache)")
+    cnn.add_argument("--recipe", choices=("paper", "blog", "fast"), default="paper",
+                     help="CNN training recipe (default paper)")
+    cnn.add_argument("--max-iters", type=int, default=None,
+                     help="cap CNN iterations (quick checks only; recorded in every record)")
     p.add_argument("--list", action="store_true", help="list features, predictors and protocols, then exit")
     return p
 
@@ -61,6 +76,10 @@ def list_components() -> str:
     lines += [f"  {n:<12} {FEATURES.describe(n)}" for n in FEATURES.list()]
     lines.append("predictors:")
     lines += [f"  {n:<12} {PREDICTORS.describe(n)}" for n in PREDICTORS.list()]
+    from models.cnn import CNNS
+
+    lines.append("models (CNNs):")
+    lines += [f"  {n:<12} {CNNS.describe(n)}" for n in CNNS.list()]
     lines.append("protocols:")
     lines += [f"  {n:<12} {d}" for n, d in OFFICIAL.items()]
     lines.append(f"  {ALL:<12} both official protocols")
@@ -77,12 +96,15 @@ def cmd_run(argv: list[str]) -> int:
 
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs must be a positive number or -1, got {args.jobs}")
+    from models.cnn import CNNS
+
     config = RunConfig(
         data_dir=resolve_data_dir(args.data_dir), protocol=args.protocol,
         features=_names(args.features, FEATURES), predictors=_names(args.predictors, PREDICTORS),
         out_dir=args.out, cache_dir=args.cache_dir or default_cache_dir(), jobs=args.jobs,
         force=args.force, seed=args.seed, pca_components=args.pca, progress=not args.quiet,
-        argv=["python run_benchmark.py", *argv])
+        argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,
+        init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model)
     store = run(config)
     print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
     return 0

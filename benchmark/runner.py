@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from joblib import Parallel, delayed
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
+from benchmark.errors import ConfigError
 from benchmark.feature_cache import FeatureCache
 from benchmark.metrics import score_all
 from benchmark.pipeline import (DEFAULT_PCA, build_predictor, build_preprocessing, create_extractor,
@@ -50,6 +52,16 @@ class RunConfig:
         Show progress bars.
     argv : list of str
         The command line, for the manifest.
+    models : list of str
+        CNNs of the deep track (empty: none).
+    device : str
+        ``auto`` (CUDA if present, else the CNNs are skipped), ``cuda`` or ``cpu``.
+    init, recipe : str
+        CNN initialisation (``imagenet``/``scratch``) and training recipe (``paper``/``blog``/``fast``).
+    max_iters : int or None
+        Cap on CNN iterations (recorded; for quick checks only).
+    save_model : bool
+        Save every fitted model (skops pipelines, CNN safetensors) under ``out_dir/models``.
     """
 
     data_dir: Path
@@ -64,6 +76,12 @@ class RunConfig:
     pca_components: int = DEFAULT_PCA
     progress: bool = True
     argv: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    device: str = "auto"
+    init: str = "imagenet"
+    recipe: str = "paper"
+    max_iters: int | None = None
+    save_model: bool = False
 
 
 @dataclass
@@ -76,7 +94,8 @@ class Task:
 
 
 def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, y: np.ndarray,
-              fallback: np.ndarray, row_of: dict[str, int], pca_components: int, seed: int) -> list[dict[str, Any]]:
+              fallback: np.ndarray, row_of: dict[str, int], pca_components: int, seed: int,
+              save_to: Path | None = None, label_values: list[float] | None = None) -> list[dict[str, Any]]:
     """Fit each pairing of ``feature`` on the split's training rows and score it on the test rows.
 
     The preprocessing (scaler, PCA) is fitted once on the training rows and shared by the
@@ -90,6 +109,10 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
         Labels of every image.
     fallback : ndarray of shape (n_images,), bool
         Images whose features used detected instead of manual landmarks.
+    save_to : Path, optional
+        Output folder: save each fitted ``Pipeline(extractor, preprocessing, predictor)`` there.
+    label_values : list of float, optional
+        All dataset labels, stored (as quantiles) with saved models for percentiles.
 
     Returns
     -------
@@ -128,6 +151,10 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
                             "pred": [float(v) for v in pred]},
             "created": now_iso(),
         })
+        if save_to is not None:
+            from benchmark.model_io import save_run_model
+
+            save_run_model(save_to, records[-1], extractor, pipeline, label_values or [])
     return records
 
 
@@ -143,13 +170,15 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
         "versions": package_versions(),
         "machine": machine(),
         "dataset": {"root": str(dataset.root), "fingerprint": dataset.fingerprint(),
-                    "n_images": len(dataset.labels)},
+                    "n_images": len(dataset.labels), "kind": type(dataset).__name__},
         "config": {
             "protocol": config.protocol,
             "splits": {p[0].protocol: [{"split": s.name, "n_train": len(s.train), "n_test": len(s.test)}
                                        for s in p] for p in protocols},
             "features": {f: create_extractor(f).get_params() for f in config.features},
             "predictors": config.predictors,
+            "cnn": {"models": config.models, "device": config.device, "init": config.init,
+                    "recipe": config.recipe, "max_iters": config.max_iters} if config.models else None,
             "pca_components": config.pca_components, "seed": config.seed, "jobs": config.jobs,
             "cache_dir": str(config.cache_dir),
         },
@@ -158,17 +187,57 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
 
 
 def run(config: RunConfig) -> ResultStore:
-    """Run the hand-crafted track: features (cached), then every pairing on every split.
+    """Run the benchmark: the hand-crafted track, then the deep track, then tables.
 
-    Records are written as each fit finishes; existing records are skipped unless
-    ``config.force``. Returns the store of ``config.out_dir``.
+    Hand-crafted: features (cached), then every (feature x predictor) pairing on every split.
+    Deep: every selected CNN on every split (skipped with one line when ``device`` is ``auto``
+    and there is no CUDA device). Records are written as each fit finishes; existing records
+    are skipped unless ``config.force``. Returns the store of ``config.out_dir``.
     """
     started = now_iso()
     commit = git_commit()
-    dataset = ScutFBP5500(config.data_dir)
-    protocols = load_protocols(config.protocol, dataset)
-    store = ResultStore(config.out_dir)
+    from benchmark.cnn_runner import ReleaseImages, is_pack
 
+    if is_pack(Path(config.data_dir)):
+        from data.pack import PackedDataset
+
+        if config.features and config.predictors:
+            raise ConfigError(f"{config.data_dir}: a pack holds only 256x256 images for the CNNs; pass "
+                              "--features none, or the release folder for the hand-crafted track")
+        dataset = source = PackedDataset(config.data_dir)
+        protocols = dataset.protocols(config.protocol)
+    else:
+        dataset = ScutFBP5500(config.data_dir)
+        protocols = load_protocols(config.protocol, dataset)
+        source = ReleaseImages(dataset)
+    store = ResultStore(config.out_dir)
+    timings: dict[str, float] = {}
+    extra: dict[str, Any] = {"timings": timings}
+    extra["records_computed"] = run_handcrafted(config, dataset, protocols, store, commit, started, extra)
+    if config.models:
+        from benchmark.cnn_runner import resolve_device, run_cnn_track
+
+        device = resolve_device(config.device)
+        if device is None:
+            print(f"note: no CUDA device: skipping the CNNs ({', '.join(config.models)}); "
+                  "pass --device cpu to train them on the CPU (slow)", file=sys.stderr)
+        else:
+            t0 = time.perf_counter()
+            extra["cnn_records_computed"] = run_cnn_track(
+                source, protocols, store, models=config.models, device=device, init=config.init,
+                recipe=config.recipe, seed=config.seed, force=config.force, max_iters=config.max_iters,
+                save_model=config.save_model, commit=commit, progress=config.progress)
+            timings["cnn_s"] = round(time.perf_counter() - t0, 2)
+    store.write_csv()
+    render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}")
+    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
+                                                                started, extra))
+    return store
+
+
+def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[list[Split]], store: ResultStore,
+                    commit: str, started: str, extra: dict[str, Any]) -> int:
+    """The hand-crafted track; returns the number of records computed."""
     splits = [s for p in protocols for s in p]
     tasks = []
     for f in config.features:
@@ -177,44 +246,39 @@ def run(config: RunConfig) -> ResultStore:
                     if config.force or not store.has(RowKey("handcrafted", f, p), s.protocol, s.name)]
             if todo:
                 tasks.append(Task(f, todo, s))
+    if not tasks:
+        return 0
+    timings = extra["timings"]
+    position = {n: i for i, n in enumerate(dataset.names)}
+    names = sorted({n for s in splits for n in (*s.train, *s.test)}, key=position.__getitem__)
+    row_of = {n: i for i, n in enumerate(names)}
+    y = np.array([dataset.labels[n] for n in names])
+    t0 = time.perf_counter()
+    records = dataset.records(names)
+    needed = sorted({t.feature for t in tasks}, key=config.features.index)
+    matrices = dict(zip(needed, FeatureCache(config.cache_dir).matrices(
+        [create_extractor(f) for f in needed], records, jobs=config.jobs, progress=config.progress), strict=True))
+    timings["features_s"] = round(time.perf_counter() - t0, 2)
+    # inputs are valid (every image decoded): from here on the run writes into the output folder
+    extra["landmark_fallback"] = {r.image_id: r.landmark_status for r in records if r.landmarks is None}
+    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "running", started, extra))
+
+    t1 = time.perf_counter()
     n_records = sum(len(t.predictors) for t in tasks)
-    needed_features = sorted({t.feature for t in tasks}, key=config.features.index)
-    timings: dict[str, float] = {}
-    extra: dict[str, Any] = {"timings": timings, "records_computed": n_records}
-    if tasks:
-        names = sorted({n for s in splits for n in (*s.train, *s.test)}, key=dataset.names.index)
-        row_of = {n: i for i, n in enumerate(names)}
-        y = np.array([dataset.labels[n] for n in names])
-        t0 = time.perf_counter()
-        records = dataset.records(names)
-        extractors = [create_extractor(f) for f in needed_features]
-        matrices = dict(zip(needed_features, FeatureCache(config.cache_dir).matrices(
-            extractors, records, jobs=config.jobs, progress=config.progress), strict=True))
-        timings["features_s"] = round(time.perf_counter() - t0, 2)
-        # inputs are valid (every image decoded): from here on the run writes into the output folder
-        extra["landmark_fallback"] = {r.image_id: r.landmark_status for r in records if r.landmarks is None}
-        write_json(config.out_dir / "manifest.json",
-                   build_manifest(config, dataset, protocols, "running", started, extra))
-
-        t1 = time.perf_counter()
-        jobs = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(
-            delayed(fit_split)(t.feature, t.predictors, t.split, matrices[t.feature].values, y,
-                               matrices[t.feature].fallback, row_of, config.pca_components, config.seed)
-            for t in tasks)
-        bar = tqdm(total=n_records, desc="fits", unit="fit", disable=not config.progress)
-        for records_done in jobs:
-            for record in records_done:
-                record["git_commit"] = commit
-                store.write(record)
-            bar.update(len(records_done))
-        bar.close()
-        timings["fits_s"] = round(time.perf_counter() - t1, 2)
-
-    store.write_csv()
-    render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}")
-    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
-                                                                started, extra))
-    return store
+    jobs = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(
+        delayed(fit_split)(t.feature, t.predictors, t.split, matrices[t.feature].values, y,
+                           matrices[t.feature].fallback, row_of, config.pca_components, config.seed,
+                           config.out_dir if config.save_model else None, list(dataset.labels.values()))
+        for t in tasks)
+    bar = tqdm(total=n_records, desc="fits", unit="fit", disable=not config.progress)
+    for records_done in jobs:
+        for record in records_done:
+            record["git_commit"] = commit
+            store.write(record)
+        bar.update(len(records_done))
+    bar.close()
+    timings["fits_s"] = round(time.perf_counter() - t1, 2)
+    return n_records
 
 
 def render(store: ResultStore, provenance: str) -> list[Path]:

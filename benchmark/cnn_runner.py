@@ -1,0 +1,127 @@
+"""The deep track: fine-tune each selected CNN on each split and store one record each.
+
+Images come either from the release (decoded and resized to 256x256 once per run) or from a
+pack made by ``python -m data.pack`` (the compact form carried to a GPU machine). torch is
+imported only here, lazily, so the hand-crafted track never needs it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from benchmark.errors import ConfigError
+from benchmark.metrics import score_all
+from benchmark.protocols import Split, load_protocols
+from benchmark.provenance import now_iso
+from benchmark.store import ResultStore, RowKey
+
+
+class ImageSource(Protocol):
+    """What the deep track needs from a dataset: labels, splits and 256x256 uint8 images."""
+
+    labels: dict[str, float]
+
+    def fingerprint(self) -> str: ...
+
+    def protocols(self, spec: str) -> list[list[Split]]: ...
+
+    def images(self, names: list[str]) -> np.ndarray: ...
+
+
+class ReleaseImages:
+    """:class:`ImageSource` over the release folder (JPEGs decoded once, resized to 256x256)."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self._cache: dict[str, int] = {}
+        self._array: np.ndarray | None = None
+
+    @property
+    def labels(self) -> dict[str, float]:
+        return self.dataset.labels
+
+    def fingerprint(self) -> str:
+        return self.dataset.fingerprint()
+
+    def protocols(self, spec: str) -> list[list[Split]]:
+        return load_protocols(spec, self.dataset)
+
+    def images(self, names: list[str]) -> np.ndarray:
+        if self._array is None:
+            from data.pack import decode_release_images
+
+            all_names = self.dataset.names
+            self._array = decode_release_images(self.dataset, all_names)
+            self._cache = {n: i for i, n in enumerate(all_names)}
+        return self._array[[self._cache[n] for n in names]]
+
+
+def is_pack(path: Path) -> bool:
+    """True if ``path`` is a pack folder made by ``python -m data.pack``."""
+    from data.pack import MANIFEST
+
+    return (path / MANIFEST).is_file() and not (path / "Images").is_dir()
+
+
+def resolve_device(device: str) -> str | None:
+    """``cuda``/``cpu`` to train on, or None when ``auto`` finds no CUDA device."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else None
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available (use --device cpu for a slow CPU run)")
+    return device
+
+
+def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: ResultStore, *, models: list[str],
+                  device: str, init: str, recipe: str, seed: int, force: bool, max_iters: int | None,
+                  save_model: bool, commit: str, progress: bool) -> int:
+    """Train and score every (model, split) without a stored record; returns how many were run.
+
+    A record is written as soon as its split is done, so an interrupted run resumes at the
+    (model, split) level.
+    """
+    from models.cnn.train import train_and_predict
+
+    done = 0
+    for model in models:
+        key = RowKey("cnn", model, "cnn", init, recipe)
+        for split in (s for p in protocols for s in p):
+            if not force and store.has(key, split.protocol, split.name):
+                continue
+            train, test = list(split.train), list(split.test)
+            y_train = np.array([source.labels[n] for n in train])
+            y_test = np.array([source.labels[n] for n in test])
+            print(f"cnn: {model} ({init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
+                  file=sys.stderr, flush=True)
+            result = train_and_predict(model, source.images(train), y_train, source.images(test),
+                                       recipe=recipe, init=init, device=device, seed=seed,
+                                       max_iters=max_iters, progress=progress)
+            record: dict[str, Any] = {
+                "track": "cnn", "feature": model, "predictor": "cnn", "init": init, "recipe": recipe,
+                "protocol": split.protocol, "split": split.name,
+                "metrics": score_all(y_test, result.test_pred),
+                "n_train": len(train), "n_test": len(test), "seed": seed,
+                "timings": {"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
+                            "wall_s": round(result.wall_time_s, 3)},
+                "config": {"model": model, "init": init, "recipe": result.recipe.to_dict(),
+                           "max_iters": max_iters},
+                "cnn": result.provenance(),
+                "landmark_fallback": {"train": [], "test": []},
+                "predictions": {"image": test, "true": [float(v) for v in y_test],
+                                "pred": [float(v) for v in result.test_pred]},
+                "created": now_iso(), "git_commit": commit,
+            }
+            path = store.write(record)
+            if save_model:
+                from benchmark.model_io import save_cnn
+
+                weights = Path(str(path).replace("/records/", "/models/")).with_suffix(".safetensors")
+                save_cnn(weights, result.state_dict, {k: v for k, v in record.items() if k != "predictions"})
+            done += 1
+    return done

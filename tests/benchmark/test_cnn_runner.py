@@ -1,0 +1,55 @@
+"""The deep track inside the benchmark: records, tables, resume, and the no-CUDA skip (CPU only)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from tests.synthetic import make_fake_scut
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def fake(tmp_path):
+    return make_fake_scut(tmp_path / "scut", n_per_subset=5)
+
+
+def cli(tmp_path, root, *extra):
+    return main(["--data-dir", str(root), "--out", str(tmp_path / "out"), "--protocol", "60-40",
+                 "--features", "none", "--quiet", *extra])
+
+
+def test_cnn_record_table_and_resume(tmp_path, fake, monkeypatch):
+    torch.set_num_threads(1)
+    args = ("--models", "resnet18", "--init", "scratch", "--device", "cpu", "--max-iters", "2")
+    assert cli(tmp_path, fake, *args) == 0
+    rec_path = tmp_path / "out" / "records" / "60-40" / "resnet18__cnn__scratch-paper" / "split-1.json"
+    rec = json.loads(rec_path.read_text())
+    assert rec["track"] == "cnn" and rec["init"] == "scratch" and rec["config"]["max_iters"] == 2
+    assert len(rec["predictions"]["pred"]) == rec["n_test"] == 8
+    assert rec["cnn"]["iterations"] == 2
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(df["track"]) == ["cnn"]
+    assert "resnet18 (CNN, init=scratch, recipe=paper)" in (tmp_path / "out" / "tables" / "60-40.md").read_text()
+    calls = []
+    from models.cnn import train as train_mod
+
+    monkeypatch.setattr(train_mod, "train_and_predict", lambda *a, **k: calls.append(a[0]))
+    assert cli(tmp_path, fake, *args) == 0  # the finished (model, split) is not retrained
+    assert calls == []
+
+
+def test_no_cuda_skips_cnns_with_one_line(tmp_path, fake, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli(tmp_path, fake, "--models", "alexnet,resnet18") == 0
+    err = capsys.readouterr().err
+    assert err.count("skipping the CNNs (alexnet, resnet18)") == 1
+    assert not (tmp_path / "out" / "records").exists()
+
+
+def test_cuda_requested_but_absent(tmp_path, fake, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli(tmp_path, fake, "--models", "resnet18", "--device", "cuda") == 1
+    assert "no CUDA device" in capsys.readouterr().err
