@@ -6,7 +6,8 @@ deviation), compares with the paper's reported numbers and formats.
 
 Input columns (one row per pairing and split):
 ``track``, ``feature``, ``predictor``, ``init``, ``recipe``, ``protocol``, ``split``,
-``pc``, ``mae``, ``rmse``.
+``pc``, ``mae``, ``rmse``; optionally ``n_train`` and ``n_test`` (split sizes, used only
+in the title of a single-split protocol, see :func:`split_sizes`).
 
 Outputs, under ``out_dir/tables/``:
 
@@ -17,8 +18,10 @@ Outputs, under ``out_dir/tables/``:
 * ``index.md`` listing the tables.
 
 Where the paper reports a number for the same pairing and protocol it is shown in a
-``Paper`` column with ``Δ`` = ours - paper beside it.  Every file starts with a
-provenance line given by the caller.
+``Paper`` column with ``Δ`` = ours - paper beside it, and the row gets a reproduction
+``Status`` (:func:`reports.status.status_label`, from PC only; for a multi-split protocol
+from the mean PC over the splits, repeated in the PC, MAE and RMSE panels).  Every file
+starts with a provenance line given by the caller.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ DECIMALS = 4
 TRACK_ORDER = {"handcrafted": 0, "cnn": 1}
 PREDICTOR_ORDER = {"lr": 0, "gr": 1, "svr": 2, "xgb": 3, "cnn": 4}
 PROTOCOL_ORDER = {"5fold": 0, "60-40": 1}
+#: Protocol titles; split sizes are added from the data only (see :func:`protocol_title`).
 PROTOCOL_TITLES = {
     "5fold": "5-fold cross-validation",
-    "60-40": "60/40 split (3300 train / 2200 test)",
+    "60-40": "60/40 split",
 }
+#: Optional result columns holding the train and test set sizes of a split.
+SIZE_COLUMNS = ("n_train", "n_test")
 
 OURS, PAPER, DELTA = "Ours", "Paper", "Δ"
 AVERAGE = "Average"
@@ -59,6 +65,10 @@ BOLD_NOTE = (
 AVERAGE_NOTE = "Average: mean ± sample standard deviation (ddof=1) over the splits."
 DELTA_NOTE = "Δ = ours - paper."
 DELTA_AVERAGE_NOTE = "Δ = our Average (mean) - the paper's value."
+STATUS_PANELS_NOTE = (
+    "Status is PC-based (our PC Average vs the paper's PC) and is repeated unchanged in the MAE and "
+    "RMSE panels."
+)
 
 
 # --------------------------------------------------------------------------- table model
@@ -238,23 +248,41 @@ def per_split_tables(frame: pd.DataFrame, protocol: str) -> tuple[list[Table], l
     -------
     panels : list of Table
         One panel per metric; columns ``Split 1..k``, ``Average`` and, when the paper
-        reports any of these pairings, ``Paper`` and ``Δ``.
+        reports any of these pairings, ``Paper``, ``Δ`` and ``Status`` (the same PC-based
+        status in every panel, from our mean PC; blank for rows the paper does not report).
     notes : list of str
         Notes to render under the table.
     """
     keys = pairings(frame)
     splits = split_order(frame["split"])
     matched = _paper_entries(protocol, keys)
-    panels = [_per_split_panel(frame, keys, splits, metric, matched) for metric in METRICS]
+    pc_mean = _wide(frame, keys, splits, "pc").mean(axis=1)
+    statuses = _statuses(pc_mean, matched)
+    panels = [_per_split_panel(frame, keys, splits, metric, matched, statuses) for metric in METRICS]
     notes = [AVERAGE_NOTE, BOLD_NOTE] + _missing_split_notes(frame, keys, splits)
-    notes += _paper_notes(matched, DELTA_AVERAGE_NOTE)
+    notes += _paper_notes(matched, DELTA_AVERAGE_NOTE, STATUS_PANELS_NOTE)
     return panels, notes
 
 
-def _per_split_panel(frame: pd.DataFrame, keys: pd.DataFrame, splits: list[str], metric: str,
-                     matched: dict[str, paper.PaperEntry]) -> Table:
-    wide = frame.pivot(index="pairing", columns="split", values=metric).reindex(index=keys.index,
+def _wide(frame: pd.DataFrame, keys: pd.DataFrame, splits: list[str], metric: str) -> pd.DataFrame:
+    """One row per pairing (in ``keys`` order), one column per split, NaN where missing."""
+    return frame.pivot(index="pairing", columns="split", values=metric).reindex(index=keys.index,
                                                                                  columns=splits)
+
+
+def _statuses(ours_pc: pd.Series, matched: dict[str, paper.PaperEntry]) -> pd.Series:
+    """Reproduction status of each row from our PC; ``""`` for rows without a paper entry."""
+    from reports.status import status_label  # lazy: reports.status imports this module
+
+    return pd.Series([status_label(float(pc), matched[label].pc) if label in matched else ""
+                      for label, pc in ours_pc.items()], index=ours_pc.index, dtype=object)
+
+
+def _per_split_panel(frame: pd.DataFrame, keys: pd.DataFrame, splits: list[str], metric: str,
+                     matched: dict[str, paper.PaperEntry], statuses: pd.Series) -> Table:
+    from reports.status import STATUS  # lazy: reports.status imports this module
+
+    wide = _wide(frame, keys, splits, metric)
     mean, std = wide.mean(axis=1), wide.std(axis=1, ddof=1)
     split_headers = [f"Split {s}" for s in splits]
     cells = wide.apply(lambda col: col.map(format_value)).set_axis(split_headers, axis=1)
@@ -269,7 +297,8 @@ def _per_split_panel(frame: pd.DataFrame, keys: pd.DataFrame, splits: list[str],
                               for label in keys.index})
         cells[PAPER] = reported.map(format_value)
         cells[DELTA] = (mean - reported).map(format_delta)
-        bold[PAPER] = bold[DELTA] = False
+        cells[STATUS] = statuses
+        bold[PAPER] = bold[DELTA] = bold[STATUS] = False
     return Table(cells=cells, bold=bold, title=METRIC_TITLES[metric])
 
 
@@ -277,7 +306,8 @@ def single_split_table(frame: pd.DataFrame, protocol: str) -> tuple[Table, list[
     """Build the table of a single-split protocol: rows = pairings, columns = PC, MAE, RMSE.
 
     When the paper reports any of the pairings, each metric gets ``(metric, "Ours")``,
-    ``(metric, "Paper")`` and ``(metric, "Δ")`` columns (a two-level header).
+    ``(metric, "Paper")`` and ``(metric, "Δ")`` columns (a two-level header), followed by
+    a top-level ``("", "Status")`` column (PC-based, blank for rows the paper does not report).
 
     Returns
     -------
@@ -285,6 +315,8 @@ def single_split_table(frame: pd.DataFrame, protocol: str) -> tuple[Table, list[
     notes : list of str
         Notes to render under the table.
     """
+    from reports.status import STATUS  # lazy: reports.status imports this module
+
     keys = pairings(frame)
     matched = _paper_entries(protocol, keys)
     values = frame.set_index("pairing").reindex(keys.index)
@@ -302,6 +334,9 @@ def single_split_table(frame: pd.DataFrame, protocol: str) -> tuple[Table, list[
             cells[(title, PAPER)] = reported.map(format_value).tolist()
             cells[(title, DELTA)] = (ours - reported).map(format_delta).tolist()
             bold[(title, PAPER)] = bold[(title, DELTA)] = pd.Series(False, index=keys.index)
+    if matched:
+        cells[("", STATUS)] = _statuses(values["pc"], matched).tolist()
+        bold[("", STATUS)] = pd.Series(False, index=keys.index)
     cell_frame = pd.DataFrame(cells, index=keys.index)
     bold_frame = pd.DataFrame({c: s.to_numpy() for c, s in bold.items()}, index=keys.index)
     return Table(cells=cell_frame, bold=bold_frame), [BOLD_NOTE] + _paper_notes(matched, DELTA_NOTE)
@@ -319,12 +354,16 @@ def _missing_split_notes(frame: pd.DataFrame, keys: pd.DataFrame, splits: list[s
     return notes
 
 
-def _paper_notes(matched: dict[str, paper.PaperEntry], delta_note: str) -> list[str]:
+def _paper_notes(matched: dict[str, paper.PaperEntry], delta_note: str, *extra: str) -> list[str]:
+    """Notes of a table with paper columns: Δ, the status rule (plus ``extra``), the sources."""
+    from reports.status import STATUS_NOTE  # lazy: reports.status imports this module
+
     if not matched:
         return []
     entries = list(matched.values())
     sources = list(dict.fromkeys(e.source for e in entries))
-    notes = [delta_note, f"Paper values: {paper.SHORT_CITATION}, " + "; ".join(sources) + "."]
+    notes = [delta_note, STATUS_NOTE, *extra,
+             f"Paper values: {paper.SHORT_CITATION}, " + "; ".join(sources) + "."]
     handcrafted = any(e.predictor != "cnn" for e in entries)
     if handcrafted and not paper.HANDCRAFTED_PROTOCOL_CONFIRMED:
         notes.append(paper.HANDCRAFTED_PROTOCOL_NOTE)
@@ -511,9 +550,32 @@ def render_latex_table(panels: Table | Sequence[Table], *, caption: str, label: 
 # --------------------------------------------------------------------------- files
 
 
-def protocol_title(protocol: str) -> str:
-    """Human title of a protocol (``5fold`` -> ``5-fold cross-validation``)."""
-    return PROTOCOL_TITLES.get(protocol, f"protocol {protocol}")
+def protocol_title(protocol: str, sizes: tuple[int, int] | None = None) -> str:
+    """Human title of a protocol (``5fold`` -> ``5-fold cross-validation``).
+
+    ``sizes`` = ``(n_train, n_test)``, as found by :func:`split_sizes`, is appended as
+    ``(n_train train / n_test test)``; without it the title states no counts.
+    """
+    title = PROTOCOL_TITLES.get(protocol, f"protocol {protocol}")
+    return title if sizes is None else f"{title} ({sizes[0]} train / {sizes[1]} test)"
+
+
+def split_sizes(frame: pd.DataFrame) -> tuple[int, int] | None:
+    """The ``(n_train, n_test)`` shared by every row of ``frame``, or None.
+
+    None when the frame is empty, lacks a column of :data:`SIZE_COLUMNS`, or has a missing,
+    non-integer or differing count in any row: the tables never state counts they were not
+    given.
+    """
+    if frame.empty or any(c not in frame.columns for c in SIZE_COLUMNS):
+        return None
+    sizes = frame[list(SIZE_COLUMNS)].apply(pd.to_numeric, errors="coerce").drop_duplicates()
+    if len(sizes) != 1 or sizes.isna().any(axis=None):
+        return None
+    n_train, n_test = (float(v) for v in sizes.iloc[0])
+    if not (n_train.is_integer() and n_test.is_integer()):
+        return None
+    return int(n_train), int(n_test)
 
 
 def file_stem(protocol: str) -> str:
@@ -530,17 +592,21 @@ class RenderedProtocol:
     latex: str
     n_splits: int
     n_pairings: int
+    description: str = ""
 
 
 def render_protocol(frame: pd.DataFrame, protocol: str, provenance: str = "",
                     fit_width: bool = False) -> RenderedProtocol:
     """Render the Markdown and LaTeX tables of one protocol from normalised results.
 
-    ``fit_width`` is passed to :func:`render_latex_table`.
+    ``fit_width`` is passed to :func:`render_latex_table`.  The title of a single-split
+    protocol states the split's train/test sizes when the results carry them
+    (:func:`split_sizes`).
     """
     sub = frame[frame["protocol"] == protocol]
     n_splits = sub["split"].nunique()
-    title = f"SCUT-FBP5500, {protocol_title(protocol)}"
+    description = protocol_title(protocol, split_sizes(sub) if n_splits == 1 else None)
+    title = f"SCUT-FBP5500, {description}"
     if n_splits > 1:
         panels, notes = per_split_tables(sub, protocol)
         caption = f"{title}: PC, MAE and RMSE per split, with mean ± sample standard deviation."
@@ -551,7 +617,7 @@ def render_protocol(frame: pd.DataFrame, protocol: str, provenance: str = "",
     markdown = render_markdown_document(panels, title=title, provenance=provenance, notes=notes)
     latex = render_latex_table(panels, caption=caption, label=f"tab:scut-{protocol}",
                                provenance=provenance, notes=notes, fit_width=fit_width)
-    return RenderedProtocol(protocol, markdown, latex, n_splits, sub["pairing"].nunique())
+    return RenderedProtocol(protocol, markdown, latex, n_splits, sub["pairing"].nunique(), description)
 
 
 def render_index(rendered: Sequence[RenderedProtocol], provenance: str = "") -> str:
@@ -560,7 +626,7 @@ def render_index(rendered: Sequence[RenderedProtocol], provenance: str = "") -> 
     if rendered:
         listing = pd.DataFrame({
             "Protocol": [r.protocol for r in rendered],
-            "Description": [protocol_title(r.protocol) for r in rendered],
+            "Description": [r.description or protocol_title(r.protocol) for r in rendered],
             "Splits": [str(r.n_splits) for r in rendered],
             "Pairings": [str(r.n_pairings) for r in rendered],
             "Markdown": [f"[{file_stem(r.protocol)}.md]({file_stem(r.protocol)}.md)" for r in rendered],

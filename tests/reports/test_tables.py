@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reports import paper
+from reports import paper, status
 from reports.tables import (
     Table,
     format_delta,
@@ -18,11 +19,13 @@ from reports.tables import (
     latex_cell,
     latex_escape,
     normalise_results,
+    pairing_label,
     per_split_tables,
     render_latex_table,
     render_markdown_table,
     render_tables,
     single_split_table,
+    split_sizes,
 )
 
 PROVENANCE = "python run_benchmark.py --protocol all; machine test-box; commit 0123abc"
@@ -72,30 +75,32 @@ FIVEFOLD_MD = """\
 
 ## PC
 
-| Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       |
-|---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|
-| geom86 + svr                                | 0.6000     | 0.6200     | 0.6400     | 0.6600     | 0.6800     | 0.6400 ± 0.0316     | 0.6668  | -0.0268 |
-| resnet18 (CNN, init=imagenet, recipe=paper) | **0.8700** | **0.8800** | **0.8900** | **0.8600** | **0.9000** | **0.8800 ± 0.0158** | 0.8900  | -0.0100 |
+| Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       | Status     |
+|---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|------------|
+| geom86 + svr                                | 0.6000     | 0.6200     | 0.6400     | 0.6600     | 0.6800     | 0.6400 ± 0.0316     | 0.6668  | -0.0268 | close      |
+| resnet18 (CNN, init=imagenet, recipe=paper) | **0.8700** | **0.8800** | **0.8900** | **0.8600** | **0.9000** | **0.8800 ± 0.0158** | 0.8900  | -0.0100 | reproduced |
 
 ## MAE
 
-| Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       |
-|---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|
-| geom86 + svr                                | 0.4000     | **0.2000** | 0.3900     | 0.4200     | 0.3800     | 0.3580 ± 0.0896     | 0.3898  | -0.0318 |
-| resnet18 (CNN, init=imagenet, recipe=paper) | **0.2500** | 0.2400     | **0.2300** | **0.2600** | **0.2200** | **0.2400 ± 0.0158** | 0.2419  | -0.0019 |
+| Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       | Status     |
+|---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|------------|
+| geom86 + svr                                | 0.4000     | **0.2000** | 0.3900     | 0.4200     | 0.3800     | 0.3580 ± 0.0896     | 0.3898  | -0.0318 | close      |
+| resnet18 (CNN, init=imagenet, recipe=paper) | **0.2500** | 0.2400     | **0.2300** | **0.2600** | **0.2200** | **0.2400 ± 0.0158** | 0.2419  | -0.0019 | reproduced |
 
 ## RMSE
 
-| Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       |
-|---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|
-| geom86 + svr                                | **0.3300** | 0.5000     | 0.5100     | 0.5300     | 0.4900     | 0.4720 ± 0.0807     | 0.5132  | -0.0412 |
-| resnet18 (CNN, init=imagenet, recipe=paper) | **0.3300** | **0.3200** | **0.3100** | **0.3400** | **0.3000** | **0.3200 ± 0.0158** | 0.3166  | +0.0034 |
+| Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       | Status     |
+|---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|------------|
+| geom86 + svr                                | **0.3300** | 0.5000     | 0.5100     | 0.5300     | 0.4900     | 0.4720 ± 0.0807     | 0.5132  | -0.0412 | close      |
+| resnet18 (CNN, init=imagenet, recipe=paper) | **0.3300** | **0.3200** | **0.3100** | **0.3400** | **0.3000** | **0.3200 ± 0.0158** | 0.3166  | +0.0034 | reproduced |
 
 Notes:
 
 - Average: mean ± sample standard deviation (ddof=1) over the splits.
 - Bold: best of our results in each column (highest PC, lowest MAE and RMSE); Paper and Δ columns are never bold.
 - Δ = our Average (mean) - the paper's value.
+- Status, from ΔPC = our PC - the paper's PC (as displayed): reproduced if ΔPC >= -0.01 (including better than the paper), close if -0.03 <= ΔPC < -0.01, off if ΔPC < -0.03. MAE and RMSE do not enter the status.
+- Status is PC-based (our PC Average vs the paper's PC) and is repeated unchanged in the MAE and RMSE panels.
 - Paper values: Liang et al. 2018 (arXiv:1801.06345), hand-crafted rows from its feature + predictor table (Geometric/Gabor with LR, GR, SVR); CNN rows from its 5-fold cross-validation table (mean over the 5 folds).
 - The paper's hand-crafted feature + predictor numbers are shown as 5-fold averages, but we could not confirm from the paper whether they were measured with 5-fold cross-validation or with the 60/40 split; read their Δ as indicative only.
 """  # noqa: E501
@@ -108,21 +113,21 @@ FIVEFOLD_TEX = r"""% provenance: python run_benchmark.py --protocol all; machine
 \label{tab:scut-5fold}
 \small
 \setlength{\tabcolsep}{4pt}
-\begin{tabular}{lrrrrrrrr}
+\begin{tabular}{lrrrrrrrrr}
 \toprule
-Pairing & Split 1 & Split 2 & Split 3 & Split 4 & Split 5 & Average & Paper & $\Delta$ \\
+Pairing & Split 1 & Split 2 & Split 3 & Split 4 & Split 5 & Average & Paper & $\Delta$ & Status \\
 \midrule
-\multicolumn{9}{l}{\textit{PC}} \\
-geom86 + svr & 0.6000 & 0.6200 & 0.6400 & 0.6600 & 0.6800 & 0.6400 $\pm$ 0.0316 & 0.6668 & $-$0.0268 \\
-resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.8700} & \textbf{0.8800} & \textbf{0.8900} & \textbf{0.8600} & \textbf{0.9000} & \textbf{0.8800 $\pm$ 0.0158} & 0.8900 & $-$0.0100 \\
+\multicolumn{10}{l}{\textit{PC}} \\
+geom86 + svr & 0.6000 & 0.6200 & 0.6400 & 0.6600 & 0.6800 & 0.6400 $\pm$ 0.0316 & 0.6668 & $-$0.0268 & close \\
+resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.8700} & \textbf{0.8800} & \textbf{0.8900} & \textbf{0.8600} & \textbf{0.9000} & \textbf{0.8800 $\pm$ 0.0158} & 0.8900 & $-$0.0100 & reproduced \\
 \midrule
-\multicolumn{9}{l}{\textit{MAE}} \\
-geom86 + svr & 0.4000 & \textbf{0.2000} & 0.3900 & 0.4200 & 0.3800 & 0.3580 $\pm$ 0.0896 & 0.3898 & $-$0.0318 \\
-resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.2500} & 0.2400 & \textbf{0.2300} & \textbf{0.2600} & \textbf{0.2200} & \textbf{0.2400 $\pm$ 0.0158} & 0.2419 & $-$0.0019 \\
+\multicolumn{10}{l}{\textit{MAE}} \\
+geom86 + svr & 0.4000 & \textbf{0.2000} & 0.3900 & 0.4200 & 0.3800 & 0.3580 $\pm$ 0.0896 & 0.3898 & $-$0.0318 & close \\
+resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.2500} & 0.2400 & \textbf{0.2300} & \textbf{0.2600} & \textbf{0.2200} & \textbf{0.2400 $\pm$ 0.0158} & 0.2419 & $-$0.0019 & reproduced \\
 \midrule
-\multicolumn{9}{l}{\textit{RMSE}} \\
-geom86 + svr & \textbf{0.3300} & 0.5000 & 0.5100 & 0.5300 & 0.4900 & 0.4720 $\pm$ 0.0807 & 0.5132 & $-$0.0412 \\
-resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.3300} & \textbf{0.3200} & \textbf{0.3100} & \textbf{0.3400} & \textbf{0.3000} & \textbf{0.3200 $\pm$ 0.0158} & 0.3166 & $+$0.0034 \\
+\multicolumn{10}{l}{\textit{RMSE}} \\
+geom86 + svr & \textbf{0.3300} & 0.5000 & 0.5100 & 0.5300 & 0.4900 & 0.4720 $\pm$ 0.0807 & 0.5132 & $-$0.0412 & close \\
+resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.3300} & \textbf{0.3200} & \textbf{0.3100} & \textbf{0.3400} & \textbf{0.3000} & \textbf{0.3200 $\pm$ 0.0158} & 0.3166 & $+$0.0034 & reproduced \\
 \bottomrule
 \end{tabular}
 \par\smallskip
@@ -130,6 +135,8 @@ resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.3300} & \textbf{0.3200} 
 Average: mean $\pm$ sample standard deviation (ddof=1) over the splits.\par
 Bold: best of our results in each column (highest PC, lowest MAE and RMSE); Paper and $\Delta$ columns are never bold.\par
 $\Delta$ = our Average (mean) - the paper's value.\par
+Status, from $\Delta$PC = our PC - the paper's PC (as displayed): reproduced if $\Delta$PC \textgreater{}= -0.01 (including better than the paper), close if -0.03 \textless{}= $\Delta$PC \textless{} -0.01, off if $\Delta$PC \textless{} -0.03. MAE and RMSE do not enter the status.\par
+Status is PC-based (our PC Average vs the paper's PC) and is repeated unchanged in the MAE and RMSE panels.\par
 Paper values: Liang et al. 2018 (arXiv:1801.06345), hand-crafted rows from its feature + predictor table (Geometric/Gabor with LR, GR, SVR); CNN rows from its 5-fold cross-validation table (mean over the 5 folds).\par
 The paper's hand-crafted feature + predictor numbers are shown as 5-fold averages, but we could not confirm from the paper whether they were measured with 5-fold cross-validation or with the 60/40 split; read their $\Delta$ as indicative only.\par
 \end{minipage}
@@ -139,17 +146,18 @@ The paper's hand-crafted feature + predictor numbers are shown as 5-fold average
 SIXTY_FORTY_MD = """\
 <!-- provenance: python run_benchmark.py --protocol all; machine test-box; commit 0123abc -->
 
-# SCUT-FBP5500, 60/40 split (3300 train / 2200 test)
+# SCUT-FBP5500, 60/40 split
 
-| Pairing                                     | PC Ours    | PC Paper   | PC Δ    | MAE Ours   | MAE Paper   | MAE Δ   | RMSE Ours   | RMSE Paper   | RMSE Δ   |
-|---------------------------------------------|------------|------------|---------|------------|-------------|---------|-------------|--------------|----------|
-| geom86 + svr                                | 0.6500     |            |         | **0.2700** |             |         | 0.5200      |              |          |
-| resnet18 (CNN, init=imagenet, recipe=paper) | **0.8500** | 0.8513     | -0.0013 | 0.2800     | 0.2818      | -0.0018 | **0.3700**  | 0.3703       | -0.0003  |
+| Pairing                                     | PC Ours    | PC Paper   | PC Δ    | MAE Ours   | MAE Paper   | MAE Δ   | RMSE Ours   | RMSE Paper   | RMSE Δ   | Status     |
+|---------------------------------------------|------------|------------|---------|------------|-------------|---------|-------------|--------------|----------|------------|
+| geom86 + svr                                | 0.6500     |            |         | **0.2700** |             |         | 0.5200      |              |          |            |
+| resnet18 (CNN, init=imagenet, recipe=paper) | **0.8500** | 0.8513     | -0.0013 | 0.2800     | 0.2818      | -0.0018 | **0.3700**  | 0.3703       | -0.0003  | reproduced |
 
 Notes:
 
 - Bold: best of our results in each column (highest PC, lowest MAE and RMSE); Paper and Δ columns are never bold.
 - Δ = ours - paper.
+- Status, from ΔPC = our PC - the paper's PC (as displayed): reproduced if ΔPC >= -0.01 (including better than the paper), close if -0.03 <= ΔPC < -0.01, off if ΔPC < -0.03. MAE and RMSE do not enter the status.
 - Paper values: Liang et al. 2018 (arXiv:1801.06345), CNN rows from its 60% training / 40% testing table.
 """  # noqa: E501
 
@@ -157,24 +165,25 @@ SIXTY_FORTY_TEX = r"""% provenance: python run_benchmark.py --protocol all; mach
 % requires \usepackage{booktabs}
 \begin{table}[htbp]
 \centering
-\caption{SCUT-FBP5500, 60/40 split (3300 train / 2200 test): PC, MAE and RMSE.}
+\caption{SCUT-FBP5500, 60/40 split: PC, MAE and RMSE.}
 \label{tab:scut-60-40}
 \small
 \setlength{\tabcolsep}{4pt}
-\begin{tabular}{lrrrrrrrrr}
+\begin{tabular}{lrrrrrrrrrr}
 \toprule
- & \multicolumn{3}{c}{PC} & \multicolumn{3}{c}{MAE} & \multicolumn{3}{c}{RMSE} \\
+ & \multicolumn{3}{c}{PC} & \multicolumn{3}{c}{MAE} & \multicolumn{3}{c}{RMSE} &  \\
 \cmidrule(lr){2-4} \cmidrule(lr){5-7} \cmidrule(lr){8-10}
-Pairing & Ours & Paper & $\Delta$ & Ours & Paper & $\Delta$ & Ours & Paper & $\Delta$ \\
+Pairing & Ours & Paper & $\Delta$ & Ours & Paper & $\Delta$ & Ours & Paper & $\Delta$ & Status \\
 \midrule
-geom86 + svr & 0.6500 &  &  & \textbf{0.2700} &  &  & 0.5200 &  &  \\
-resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.8500} & 0.8513 & $-$0.0013 & 0.2800 & 0.2818 & $-$0.0018 & \textbf{0.3700} & 0.3703 & $-$0.0003 \\
+geom86 + svr & 0.6500 &  &  & \textbf{0.2700} &  &  & 0.5200 &  &  &  \\
+resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.8500} & 0.8513 & $-$0.0013 & 0.2800 & 0.2818 & $-$0.0018 & \textbf{0.3700} & 0.3703 & $-$0.0003 & reproduced \\
 \bottomrule
 \end{tabular}
 \par\smallskip
 \begin{minipage}{\linewidth}\footnotesize
 Bold: best of our results in each column (highest PC, lowest MAE and RMSE); Paper and $\Delta$ columns are never bold.\par
 $\Delta$ = ours - paper.\par
+Status, from $\Delta$PC = our PC - the paper's PC (as displayed): reproduced if $\Delta$PC \textgreater{}= -0.01 (including better than the paper), close if -0.03 \textless{}= $\Delta$PC \textless{} -0.01, off if $\Delta$PC \textless{} -0.03. MAE and RMSE do not enter the status.\par
 Paper values: Liang et al. 2018 (arXiv:1801.06345), CNN rows from its 60\% training / 40\% testing table.\par
 \end{minipage}
 \end{table}
@@ -185,10 +194,10 @@ INDEX_MD = """\
 
 # Result tables
 
-| Protocol   | Description                          | Splits   | Pairings   | Markdown             | LaTeX                  |
-|------------|--------------------------------------|----------|------------|----------------------|------------------------|
-| 5fold      | 5-fold cross-validation              | 5        | 2          | [5fold.md](5fold.md) | [5fold.tex](5fold.tex) |
-| 60-40      | 60/40 split (3300 train / 2200 test) | 1        | 2          | [60-40.md](60-40.md) | [60-40.tex](60-40.tex) |
+| Protocol   | Description             | Splits   | Pairings   | Markdown             | LaTeX                  |
+|------------|-------------------------|----------|------------|----------------------|------------------------|
+| 5fold      | 5-fold cross-validation | 5        | 2          | [5fold.md](5fold.md) | [5fold.tex](5fold.tex) |
+| 60-40      | 60/40 split             | 1        | 2          | [60-40.md](60-40.md) | [60-40.tex](60-40.tex) |
 
 Paper values: L. Liang, L. Lin, L. Jin, D. Xie, M. Li, "SCUT-FBP5500: A Diverse Benchmark Dataset for Multi-Paradigm Facial Beauty Prediction", ICPR 2018, arXiv:1801.06345.
 
@@ -250,11 +259,11 @@ def test_bold_marks_the_best_cell_per_column():
     pc, mae, rmse = panels["PC"].bold, panels["MAE"].bold, panels["RMSE"].bold
     assert pc.loc[CNN_LABEL, "Split 1":"Average"].all() and not pc.loc[GEOM_LABEL].any()
     # MAE: lower is better; geom86 wins split 2 only.
-    assert mae.loc[GEOM_LABEL].tolist() == [False, True, False, False, False, False, False, False]
-    assert mae.loc[CNN_LABEL].tolist() == [True, False, True, True, True, True, False, False]
+    assert mae.loc[GEOM_LABEL].tolist() == [False, True, False, False, False, False, False, False, False]
+    assert mae.loc[CNN_LABEL].tolist() == [True, False, True, True, True, True, False, False, False]
     # RMSE split 1 is a tie at 0.33: both bold.
     assert rmse.loc[GEOM_LABEL, "Split 1"] and rmse.loc[CNN_LABEL, "Split 1"]
-    assert not rmse[["Paper", "Δ"]].to_numpy().any()
+    assert not rmse[["Paper", "Δ", "Status"]].to_numpy().any()
 
 
 def test_paper_values_and_delta_in_the_right_rows():
@@ -275,6 +284,87 @@ def test_paper_values_and_delta_in_the_right_rows():
     assert table.cells.loc[CNN_LABEL, ("RMSE", "Δ")] == "-0.0003"
 
 
+# --------------------------------------------------------------------------- reproduction status
+
+STATUS_OFFSETS = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])  # per-fold spread, mean 0
+
+
+def _status_rows() -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
+    """Rows whose PC lands in each status band, plus rows the paper does not report.
+
+    Returns the results and the expected status per (protocol, pairing label).
+    """
+    def hand(feature, predictor):
+        return {"track": "handcrafted", "feature": feature, "predictor": predictor, "init": "", "recipe": ""}
+
+    def cnn(model, init="imagenet"):
+        return {"track": "cnn", "feature": model, "predictor": "cnn", "init": init, "recipe": "paper"}
+
+    # (protocol, key, our PC - the paper's PC (None: the paper has no value), expected status)
+    plan = [
+        ("5fold", hand("geom86", "gr"), +0.0200, status.REPRODUCED),   # better than the paper
+        ("5fold", cnn("resnet18"), -0.0050, status.REPRODUCED),
+        ("5fold", hand("gabor-kp", "svr"), -0.0200, status.CLOSE),
+        ("5fold", hand("geom86", "lr"), -0.0500, status.OFF),
+        ("5fold", hand("lbp", "svr"), None, ""),                        # not in the paper
+        ("5fold", cnn("resnet18", init="scratch"), None, ""),           # paper CNNs are ImageNet-initialised
+        ("60-40", cnn("alexnet"), -0.0098, status.REPRODUCED),
+        ("60-40", cnn("resnext50"), -0.0250, status.CLOSE),
+        ("60-40", cnn("resnet18"), -0.0400, status.OFF),
+        ("60-40", hand("geom86", "svr"), None, ""),                     # hand-crafted keyed as 5-fold only
+    ]
+    rows, expected = [], {}
+    for protocol, key, delta, label in plan:
+        reported = paper.paper_value(protocol, key["feature"], key["predictor"], "pc", init=key["init"])
+        assert (reported is None) == (delta is None), key
+        pc = 0.70 if reported is None else reported + delta
+        folds = pc + STATUS_OFFSETS if protocol == "5fold" else np.array([pc])
+        for split, value in enumerate(folds, start=1):
+            rows.append({**key, "protocol": protocol, "split": str(split), "pc": value,
+                         "mae": 0.3, "rmse": 0.4})
+        expected[(protocol, pairing_label(**key))] = label
+    return pd.DataFrame(rows), expected
+
+
+def test_status_column_per_band_and_blank_without_paper():
+    results, expected = _status_rows()
+    frame = normalise_results(results)
+    panels, notes = per_split_tables(frame[frame["protocol"] == "5fold"], "5fold")
+    table, single_notes = single_split_table(frame[frame["protocol"] == "60-40"], "60-40")
+    for (protocol, label), want in expected.items():
+        if protocol == "5fold":
+            # The same PC-based status in the PC, MAE and RMSE panels, last column, never bold.
+            for panel in panels:
+                assert list(panel.cells.columns)[-3:] == ["Paper", "Δ", "Status"]
+                assert panel.cells.loc[label, "Status"] == want, (panel.title, label)
+                assert not panel.bold.loc[label, "Status"]
+        else:
+            assert list(table.cells.columns)[-1] == ("", "Status")
+            assert table.cells.loc[label, ("", "Status")] == want, label
+            assert not table.bold.loc[label, ("", "Status")]
+    assert set(expected.values()) == {status.REPRODUCED, status.CLOSE, status.OFF, ""}
+    assert notes.count(status.STATUS_NOTE) == 1
+    assert any("PC-based" in n and "MAE and RMSE panels" in n for n in notes)
+    assert status.STATUS_NOTE in single_notes
+
+
+def test_status_rendered_in_markdown_and_latex(tmp_path):
+    results, _ = _status_rows()
+    render_tables(results, tmp_path, provenance=PROVENANCE)
+    md = (tmp_path / "tables" / "60-40.md").read_text(encoding="utf-8")
+    tex = (tmp_path / "tables" / "60-40.tex").read_text(encoding="utf-8")
+    assert "| RMSE Δ   | Status     |" in md  # flat header in Markdown
+    assert "| alexnet (CNN, init=imagenet, recipe=paper)" in md and "| reproduced |" in md
+    assert "| off        |" in md and "| close      |" in md
+    # LaTeX: Status is a top-level column (blank group cell, no \cmidrule under it).
+    assert r"\multicolumn{3}{c}{RMSE} &  \\" in tex
+    assert r"\cmidrule(lr){8-10}" + "\n" in tex and "{11-11}" not in tex
+    assert r"Ours & Paper & $\Delta$ & Status \\" in tex
+    # Equal MAE/RMSE everywhere: all tied, all bold; the status cell is blank and never bold.
+    assert r"geom86 + svr & 0.7000 &  &  & \textbf{0.3000} &  &  & \textbf{0.4000} &  &  &  \\" in tex
+    assert r"0.3703 & $+$0.0297 & off \\" in tex
+
+
 def test_scratch_cnn_and_custom_protocol_get_no_paper_columns(tmp_path):
     rows = make_results()
     rows = rows[rows["protocol"] == "60-40"].assign(protocol="my-split")
@@ -282,6 +372,7 @@ def test_scratch_cnn_and_custom_protocol_get_no_paper_columns(tmp_path):
     paths = render_tables(rows, tmp_path, provenance=PROVENANCE)
     text = (tmp_path / "tables" / "my-split.md").read_text(encoding="utf-8")
     assert "Paper" not in text.split("Notes:")[0]
+    assert "Status" not in text  # neither the column nor its note
     assert "resnet18 (CNN, init=scratch, recipe=paper)" in text
     assert [p.name for p in paths] == ["my-split.md", "my-split.tex", "index.md"]
 
@@ -390,6 +481,51 @@ def test_number_formats():
     assert format_delta(-0.00001) == "0.0000"
     assert format_delta(0.01234) == "+0.0123"
     assert format_mean_std(0.5, float("nan")) == "0.5000"
+
+
+# --------------------------------------------------------------------------- split sizes in titles
+
+
+def test_single_split_title_states_sizes_from_the_data(tmp_path):
+    rows = make_results().assign(n_train=4400, n_test=1100)
+    rows.loc[rows["protocol"] == "60-40", ["n_train", "n_test"]] = (3299, 2201)  # not the official counts
+    render_tables(rows, tmp_path, provenance=PROVENANCE)
+    md = (tmp_path / "tables" / "60-40.md").read_text(encoding="utf-8")
+    tex = (tmp_path / "tables" / "60-40.tex").read_text(encoding="utf-8")
+    index = (tmp_path / "tables" / "index.md").read_text(encoding="utf-8")
+    assert "# SCUT-FBP5500, 60/40 split (3299 train / 2201 test)\n" in md
+    assert r"\caption{SCUT-FBP5500, 60/40 split (3299 train / 2201 test): PC, MAE and RMSE.}" in tex
+    assert "| 60/40 split (3299 train / 2201 test) |" in index
+    # Multi-split titles stay without counts.
+    assert "# SCUT-FBP5500, 5-fold cross-validation\n" in (tmp_path / "tables" / "5fold.md").read_text()
+    assert "3300" not in md + tex + index
+
+
+@pytest.mark.parametrize("sizes, expected", [
+    ({"n_train": [3300, 3300], "n_test": [2200, 2200]}, (3300, 2200)),
+    ({"n_train": [3300.0, 3300.0], "n_test": [2200.0, 2200.0]}, (3300, 2200)),
+    ({"n_train": [3300, 3299], "n_test": [2200, 2200]}, None),         # rows disagree
+    ({"n_train": [3300, None], "n_test": [2200, 2200]}, None),         # one missing
+    ({"n_train": [3300.5, 3300.5], "n_test": [2200, 2200]}, None),     # not a count
+    ({"n_train": [3300, 3300]}, None),                                 # no n_test column
+    ({}, None),                                                        # no size columns at all
+])
+def test_split_sizes(sizes, expected):
+    assert split_sizes(pd.DataFrame({"pc": [0.8, 0.9], **sizes})) == expected
+
+
+def test_no_size_columns_no_counts_in_title(rendered):
+    assert "# SCUT-FBP5500, 60/40 split\n" in rendered["60-40.md"]
+    assert " train / " not in "".join(rendered.values())
+
+
+@pytest.mark.parametrize("first", ["reports.tables", "reports.status"])
+def test_tables_and_status_import_in_either_order(first):
+    other = "reports.status" if first == "reports.tables" else "reports.tables"
+    code = f"import {first}, {other}; import reports.tables as t; print(t.PROTOCOL_TITLES['60-40'])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
 
 
 # --------------------------------------------------------------------------- pdflatex
