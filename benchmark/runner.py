@@ -16,8 +16,13 @@ from tqdm.auto import tqdm
 from benchmark.errors import ConfigError
 from benchmark.feature_cache import FeatureCache
 from benchmark.metrics import score_all
-from benchmark.pipeline import (DEFAULT_PCA, build_predictor, build_preprocessing, create_extractor,
-                                jsonable_params)
+from benchmark.pipeline import (
+    DEFAULT_PCA,
+    build_predictor,
+    build_preprocessing,
+    create_extractor,
+    jsonable_params,
+)
 from benchmark.protocols import Split, load_protocols
 from benchmark.provenance import git_commit, machine, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey, write_json
@@ -143,7 +148,8 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
             "n_train": len(train), "n_test": len(test), "seed": seed,
             "timings": {"fit_s": round(pre_s + t2 - t1, 4), "preprocess_s": round(pre_s, 4),
                         "predict_s": round(t3 - t2, 4)},
-            "config": {"feature": {"name": feature, "params": extractor.get_params(), "version": extractor.version},
+            "config": {"feature": {"name": feature, "params": extractor.get_params(),
+                                   "version": extractor.version},
                        "model": jsonable_params(pipeline)},
             "landmark_fallback": {"train": [n for n in split.train if fallback[row_of[n]]],
                                   "test": [n for n in split.test if fallback[row_of[n]]]},
@@ -158,15 +164,18 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
     return records
 
 
-def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list[Split]],
-                   status: str, started: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The run manifest: configuration, versions, git commit, dataset fingerprint, machine."""
+def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list[Split]], status: str,
+                   started: str, extra: dict[str, Any] | None = None, *, commit: str | None = None) -> dict[str, Any]:
+    """The run manifest: configuration, versions, git commit, dataset fingerprint, machine.
+
+    ``commit`` is the commit the run started from (default: the current one).
+    """
     return {
         "status": status,
         "command": " ".join(config.argv),
         "started": started,
         "finished": now_iso() if status == "complete" else None,
-        "git_commit": git_commit(),
+        "git_commit": commit or git_commit(),
         "versions": package_versions(),
         "machine": machine(),
         "dataset": {"root": str(dataset.root), "fingerprint": dataset.fingerprint(),
@@ -231,7 +240,7 @@ def run(config: RunConfig) -> ResultStore:
     store.write_csv()
     render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}")
     write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
-                                                                started, extra))
+                                                                started, extra, commit=commit))
     return store
 
 
@@ -256,12 +265,14 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     t0 = time.perf_counter()
     records = dataset.records(names)
     needed = sorted({t.feature for t in tasks}, key=config.features.index)
+    extractors = [create_extractor(f) for f in needed]
     matrices = dict(zip(needed, FeatureCache(config.cache_dir).matrices(
-        [create_extractor(f) for f in needed], records, jobs=config.jobs, progress=config.progress), strict=True))
+        extractors, records, jobs=config.jobs, progress=config.progress), strict=True))
     timings["features_s"] = round(time.perf_counter() - t0, 2)
     # inputs are valid (every image decoded): from here on the run writes into the output folder
     extra["landmark_fallback"] = {r.image_id: r.landmark_status for r in records if r.landmarks is None}
-    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "running", started, extra))
+    write_json(config.out_dir / "manifest.json",
+               build_manifest(config, dataset, protocols, "running", started, extra, commit=commit))
 
     t1 = time.perf_counter()
     n_records = sum(len(t.predictors) for t in tasks)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from data.scut import ENV_VAR, DEFAULT_DIR
+from data.scut import DEFAULT_DIR, ENV_VAR
 
 
 def real_data_dir() -> Path | None:

@@ -20,9 +20,9 @@ random subsample of the training split estimates well. So :class:`GaussianProces
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.gaussian_process import GaussianProcessRegressor
-from scipy.linalg import cho_factor, cho_solve
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from models import PREDICTORS

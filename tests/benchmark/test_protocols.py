@@ -12,7 +12,7 @@ def test_real_five_fold_partition(scut):
     all_names = set(scut.labels)
     assert len(all_names) == 5500
     tests = [set(s.test) for s in folds]
-    for s, t in zip(folds, tests):
+    for s, t in zip(folds, tests, strict=True):
         assert len(s.train) == 4400 and len(s.test) == 1100
         assert not set(s.train) & t
         assert set(s.train) | t == all_names

@@ -47,7 +47,7 @@ def test_bad_label_lines(tmp_path, line, problem):
     lines[2] = line
     labels.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=problem):
-        ScutFBP5500(root).labels
+        _ = ScutFBP5500(root).labels
 
 
 def test_misordered_release_landmarks_fall_back(scut):
