@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.atomic import atomic_write_text
 from benchmark.feature_cache import FeatureCache, default_cache_dir
 from benchmark.metrics import score_all
 from benchmark.pipeline import DEFAULT_PCA, build_model, create_extractor
@@ -57,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"RMSE {m['rmse']:.4f}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"command": "python -m benchmark.gp_speed " + " ".join(argv or sys.argv[1:]),
-                                         "date": now_iso(), "git_commit": git_commit(), "machine": machine(),
-                                         "split": f"5fold/{args.split}", "n_train": len(split.train),
-                                         "rows": rows}, indent=1) + "\n")
+        report = {"command": "python -m benchmark.gp_speed " + " ".join(argv or sys.argv[1:]), "date": now_iso(),
+                  "git_commit": git_commit(), "machine": machine(), "split": f"5fold/{args.split}",
+                  "n_train": len(split.train), "rows": rows}
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
 

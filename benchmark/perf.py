@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from benchmark.atomic import atomic_write_text
 from benchmark.provenance import git_commit, machine, now_iso
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(median of {args.repeats})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
 

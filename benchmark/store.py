@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.feature_cache import atomic_write_bytes
+from benchmark.atomic import atomic_write_bytes
 
 CSV_COLUMNS = ["track", "feature", "predictor", "init", "recipe", "protocol", "split", "pc", "mae", "rmse",
                "n_train", "n_test", "fit_seconds", "predict_seconds", "seed", "n_fallback", "created"]

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark.atomic import atomic_write_text
 from benchmark.errors import BenchmarkError
 from models.cnn import CNNS
 from models.cnn.recipes import fast_recipe
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"rows": rows, "device": device_info(dev), "iters": args.iters, "warmup": args.warmup,
                "compile": args.compile, "source": "pack" if images is not None else "random"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    atomic_write_text(args.json, json.dumps(payload, indent=1))
     print(f"wrote {args.json}")
     return 0
 

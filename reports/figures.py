@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from benchmark.atomic import atomic_path
 from reports import tables
 from reports.stats import batch_metrics, row_order
 
@@ -91,10 +92,12 @@ def _suptitle(fig: Figure, text: str) -> None:
 def _save(fig: Figure, figures_dir: Path, stem: str) -> tuple[Path, Path]:
     figures_dir.mkdir(parents=True, exist_ok=True)
     png, pdf = figures_dir / f"{stem}.png", figures_dir / f"{stem}.pdf"
-    fig.savefig(png, dpi=DPI, metadata={"Software": None})
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})
     if fig.get_layout_engine() is not None:
         fig.set_layout_engine("none")  # keep the layout computed for the PNG: no second pass for the PDF
-    fig.savefig(pdf, metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    with atomic_path(pdf) as tmp:
+        fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "Creator": None, "Producer": None})
     return png, pdf
 
 

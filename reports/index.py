@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.atomic import atomic_write_text
 from reports import paper, status, tables
 from reports.figures import FigureFile
 from reports.stats import method_notes
@@ -169,5 +170,5 @@ def render_index(out_dir: Path, *, manifest: Mapping[str, Any] | None, protocols
 def write_index(out_dir: Path, text: str) -> Path:
     """Write ``out_dir/index.md`` and return its path."""
     path = Path(out_dir) / INDEX_NAME
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     return path

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.atomic import atomic_write_text
 from reports import tables
 
 #: Bootstrap resamples and random swaps of the permutation test.
@@ -449,9 +450,9 @@ def render_uncertainty(pooled: pd.DataFrame, tables_dir: Path, provenance: str =
         stem = f"uncertainty-{tables.file_stem(protocol)}"
         md = tables_dir / f"{stem}.md"
         tex = tables_dir / f"{stem}.tex"
-        md.write_text(tables.render_markdown_document([table], title=title, provenance=provenance,
-                                                      notes=notes), encoding="utf-8")
-        tex.write_text(tables.render_latex_table(table, caption=title, label=f"tab:scut-{stem}",
-                                                 provenance=provenance, notes=notes), encoding="utf-8")
+        atomic_write_text(md, tables.render_markdown_document([table], title=title, provenance=provenance,
+                                                      notes=notes))
+        atomic_write_text(tex, tables.render_latex_table(table, caption=title, label=f"tab:scut-{stem}",
+                                                 provenance=provenance, notes=notes))
         written += [md, tex]
     return written

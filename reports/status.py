@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.atomic import atomic_write_text
 from reports import paper, tables
 
 REPRODUCED = "reproduced"
@@ -184,7 +185,7 @@ def render_comparison(results: pd.DataFrame, tables_dir: Path, provenance: str =
     tables_dir = Path(tables_dir)
     tables_dir.mkdir(parents=True, exist_ok=True)
     md, tex = tables_dir / "paper-comparison.md", tables_dir / "paper-comparison.tex"
-    md.write_text(markdown, encoding="utf-8")
-    tex.write_text(latex, encoding="utf-8")
+    atomic_write_text(md, markdown)
+    atomic_write_text(tex, latex)
     return [md, tex]
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.atomic import atomic_write_text
 from benchmark.metrics import HIGHER_IS_BETTER
 from reports import paper
 
@@ -692,5 +693,5 @@ def render_tables(results: pd.DataFrame, out_dir: Path, *, provenance: str = "",
 
 
 def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     return path
