@@ -79,15 +79,19 @@ def resolve_device(device: str) -> str | None:
 
 
 def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: ResultStore, *, models: list[str],
-                  device: str, init: str, recipe: str, seed: int, force: bool, max_iters: int | None,
+                  device: str, init: str, recipe: Any, seed: int, force: bool, max_iters: int | None,
                   save_model: bool, commit: str, progress: bool) -> int:
     """Train and score every (model, split) without a stored record; returns how many were run.
 
-    A record is written as soon as its split is done, so an interrupted run resumes at the
-    (model, split) level.
+    ``recipe`` is a recipe name or a :class:`models.cnn.recipes.Recipe` (records are keyed by its
+    name and store the recipe actually run). A record is written as soon as its split is done, so
+    an interrupted run resumes at the (model, split) level.
     """
+    from models.cnn.recipes import get_recipe
     from models.cnn.train import train_and_predict
 
+    recipe_obj = get_recipe(recipe)
+    recipe = recipe_obj.name
     done = 0
     for model in models:
         key = RowKey("cnn", model, "cnn", init, recipe)
@@ -100,7 +104,7 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
             print(f"cnn: {model} ({init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
                   file=sys.stderr, flush=True)
             result = train_and_predict(model, source.images(train), y_train, source.images(test),
-                                       recipe=recipe, init=init, device=device, seed=seed,
+                                       recipe=recipe_obj, init=init, device=device, seed=seed,
                                        max_iters=max_iters, progress=progress)
             record: dict[str, Any] = {
                 "track": "cnn", "feature": model, "predictor": "cnn", "init": init, "recipe": recipe,

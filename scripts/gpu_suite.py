@@ -46,7 +46,6 @@ per run; the records keep the recipe name ``fast`` and store the recipe actually
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import fnmatch
 import json
@@ -54,7 +53,6 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,29 +164,12 @@ def print_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def fast_recipe_at(batch_size: int, compile: bool) -> Iterator[Any]:
-    """The registered ``fast`` recipe at ``batch_size`` (and compiled), for the duration of the block.
-
-    ``run_cnn_track`` takes the recipe by name only, so a batch size other than the registered
-    recipe's 256 (CPU smoke runs) or ``--compile`` swap the registry entry, restored on exit.
-    Records keep the name ``fast`` and store the recipe actually run (``config.recipe``).
-    Yields the recipe in use.
-    """
+def fast_recipe_at(batch_size: int, compile: bool) -> Any:
+    """The ``fast`` recipe at ``batch_size`` (compiled with ``--compile``); records keep the name ``fast``."""
     from models.cnn import recipes
 
-    saved = recipes.RECIPES[RECIPE]
-    if batch_size == saved.batch_size and compile == saved.compile:
-        yield saved
-        return
     recipe = recipes.fast_recipe(batch_size)
-    if compile:
-        recipe = dataclasses.replace(recipe, compile=True)
-    recipes.RECIPES[RECIPE] = recipe
-    try:
-        yield recipe
-    finally:
-        recipes.RECIPES[RECIPE] = saved
+    return dataclasses.replace(recipe, compile=True) if compile else recipe
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -369,51 +350,51 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"plan: {len(pending)} runs to do ({len(runs_selected) - len(pending)} stored or unavailable); "
           f"{reason}; max_iters {max_iters}", flush=True)
 
-    with fast_recipe_at(args.batch_size, args.compile) as recipe:
-        suite["recipe"] = recipe.to_dict()
-        if recipe.batch_size != 256 or recipe.compile:
-            how = f"batch {recipe.batch_size}" + (", compiled" if recipe.compile else "")
-            print(f"note: recipe 'fast' run at {how} (records keep the name 'fast'; their config.recipe "
-                  "has the recipe run)", flush=True)
-        for run in pending:
-            model, init, protocol, split = run
-            entry, tag = entries[run], run_tag(run)
-            est = min(samples, PAPER_SAMPLES) / img_s[model] + RUN_OVERHEAD_S
-            elapsed = time.perf_counter() - t0
-            if elapsed + est > args.deadline_s:
-                entry.update(status="skipped", reason=f"would end at ~{elapsed + est:.0f} s > deadline "
-                                                      f"{args.deadline_s:.0f} s")
-                print(f"skip {tag} (deadline)", flush=True)
-                write_manifest("running")
-                continue
-            t_run = time.perf_counter()
-            try:
-                run_cnn_track(source=pack, protocols=[[splits[(protocol, split)]]], store=store,
-                              models=[model], device=device, init=init, recipe=RECIPE, seed=args.seed,
-                              force=False, max_iters=max_iters, save_model=False, commit=commit,
-                              progress=not args.quiet)
-            except (BenchmarkError, RuntimeError) as err:  # RuntimeError: CUDA OOM and the like
-                entry.update(status="error", error=str(err).splitlines()[0],
-                             wall_s=round(time.perf_counter() - t_run, 1))
-                print(f"error in {tag}: {err}", file=sys.stderr, flush=True)
-                if dev.type == "cuda":
-                    torch.cuda.empty_cache()
-                write_manifest("running")
-                continue
-            key = RowKey("cnn", model, "cnn", init, RECIPE)
-            path = store.path(key, protocol, split)
-            rec = json.loads(path.read_text(encoding="utf-8"))
-            cnn, metrics = rec["cnn"], rec["metrics"]
-            entry.update(status="done", record=str(path.relative_to(store.out_dir)),
-                         wall_s=round(time.perf_counter() - t_run, 1), estimated_s=round(est, 1),
-                         metrics={k: metrics[k] for k in ("pc", "mae", "rmse")},
-                         iterations=cnn["iterations"], samples_seen=cnn["samples_seen"],
-                         train_time_s=cnn["train_time_s"], images_per_s_steady=cnn["images_per_s_steady"])
-            print(f"{tag}: PC {metrics['pc']:.4f} MAE {metrics['mae']:.4f} RMSE {metrics['rmse']:.4f} "
-                  f"({cnn['iterations']} it, {cnn['train_time_s']:.1f} s, "
-                  f"{cnn['images_per_s_steady']:.0f} img/s)", flush=True)
-            store.write_csv()
+    recipe = fast_recipe_at(args.batch_size, args.compile)
+    suite["recipe"] = recipe.to_dict()
+    if recipe.batch_size != 256 or recipe.compile:
+        how = f"batch {recipe.batch_size}" + (", compiled" if recipe.compile else "")
+        print(f"note: recipe 'fast' run at {how} (records keep the name 'fast'; their config.recipe "
+              "has the recipe run)", flush=True)
+    for run in pending:
+        model, init, protocol, split = run
+        entry, tag = entries[run], run_tag(run)
+        est = min(samples, PAPER_SAMPLES) / img_s[model] + RUN_OVERHEAD_S
+        elapsed = time.perf_counter() - t0
+        if elapsed + est > args.deadline_s:
+            entry.update(status="skipped", reason=f"would end at ~{elapsed + est:.0f} s > deadline "
+                                                  f"{args.deadline_s:.0f} s")
+            print(f"skip {tag} (deadline)", flush=True)
             write_manifest("running")
+            continue
+        t_run = time.perf_counter()
+        try:
+            run_cnn_track(source=pack, protocols=[[splits[(protocol, split)]]], store=store,
+                          models=[model], device=device, init=init, recipe=recipe, seed=args.seed,
+                          force=False, max_iters=max_iters, save_model=False, commit=commit,
+                          progress=not args.quiet)
+        except (BenchmarkError, RuntimeError) as err:  # RuntimeError: CUDA OOM and the like
+            entry.update(status="error", error=str(err).splitlines()[0],
+                         wall_s=round(time.perf_counter() - t_run, 1))
+            print(f"error in {tag}: {err}", file=sys.stderr, flush=True)
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            write_manifest("running")
+            continue
+        key = RowKey("cnn", model, "cnn", init, RECIPE)
+        path = store.path(key, protocol, split)
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        cnn, metrics = rec["cnn"], rec["metrics"]
+        entry.update(status="done", record=str(path.relative_to(store.out_dir)),
+                     wall_s=round(time.perf_counter() - t_run, 1), estimated_s=round(est, 1),
+                     metrics={k: metrics[k] for k in ("pc", "mae", "rmse")},
+                     iterations=cnn["iterations"], samples_seen=cnn["samples_seen"],
+                     train_time_s=cnn["train_time_s"], images_per_s_steady=cnn["images_per_s_steady"])
+        print(f"{tag}: PC {metrics['pc']:.4f} MAE {metrics['mae']:.4f} RMSE {metrics['rmse']:.4f} "
+              f"({cnn['iterations']} it, {cnn['train_time_s']:.1f} s, "
+              f"{cnn['images_per_s_steady']:.0f} img/s)", flush=True)
+        store.write_csv()
+        write_manifest("running")
 
     # results.csv, tables, manifest
     store.write_csv()
