@@ -98,3 +98,10 @@ def test_empty_pts_is_not_an_error(tmp_path, fake):
     write_pts(fake / "facial landmark" / "AF1.pts", None)
     code, _ = run_cli(tmp_path, fake, "--protocol", "60-40")
     assert code == 0
+
+
+def test_console_script_is_installed():
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "fbp-benchmark"]
+    assert ep.value == "benchmark.cli:main"
