@@ -68,23 +68,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--features", help="subset of features (default: all)")
     p.add_argument("--predictors", help="subset of predictors (default: all)")
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--warm-cache-dir", type=Path,
+                   help="skip the cold run: time warm runs against this existing feature cache")
     args = p.parse_args(argv)
     runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="fbp-perf-") as tmp:
-            base = [sys.executable, str(REPO / "run_benchmark.py"), "--protocol", "all", "--quiet",
-                    "--jobs", str(args.jobs), "--out", f"{tmp}/out", "--cache-dir", f"{tmp}/cache"]
+            cache = args.warm_cache_dir or f"{tmp}/cache"
+            base = [sys.executable, str(REPO / "run_benchmark.py"), "--protocol", "all", "--quiet", "--models", "none",
+                    "--jobs", str(args.jobs), "--out", f"{tmp}/out", "--cache-dir", str(cache)]
             for opt, val in (("--data-dir", args.data_dir), ("--features", args.features),
                              ("--predictors", args.predictors)):
                 if val:
                     base += [opt, val]
-            runs["cold"].append(timed_run(base))
+            if not args.warm_cache_dir:
+                runs["cold"].append(timed_run(base))
             runs["warm"].append(timed_run([*base, "--force"]))
     summary = {k: {m: statistics.median(r[m] for r in v) for m in ("wall_s", "peak_rss_mib")}
-               for k, v in runs.items()}
+               for k, v in runs.items() if v}
     report = {"command": "python -m benchmark.perf " + " ".join(argv or sys.argv[1:]), "date": now_iso(),
               "git_commit": git_commit(), "machine": machine(), "runs": runs, "median": summary}
-    for kind in ("cold", "warm"):
+    for kind in summary:
         print(f"{kind}: wall {summary[kind]['wall_s']:.1f} s, peak RSS {summary[kind]['peak_rss_mib']:.0f} MiB "
               f"(median of {args.repeats})")
     if args.json:

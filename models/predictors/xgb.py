@@ -13,9 +13,10 @@ from models import PREDICTORS
 class XGBPredictor(RegressorMixin, BaseEstimator):
     """XGBoost regression trees (rounds by early stopping on a validation part of the training split).
 
-    ``validation_fraction`` of the training split is held out for early stopping; the model
-    is then refitted on the whole training split with the chosen number of rounds. The test
-    split is never seen. xgboost is imported lazily.
+    ``validation_fraction`` of the training split is held out for early stopping; with
+    ``refit=True`` the model is then refitted on the whole training split with the chosen
+    number of rounds, else the early-stopped model is kept (half the cost). The test split is
+    never seen. xgboost is imported lazily.
 
     Parameters
     ----------
@@ -27,6 +28,8 @@ class XGBPredictor(RegressorMixin, BaseEstimator):
         Share of the training split used for early stopping.
     early_stopping_rounds : int
         Patience of the early stopping.
+    refit : bool
+        Refit on the whole training split with the chosen number of rounds.
     n_jobs : int
         XGBoost threads.
     random_state : int
@@ -35,7 +38,7 @@ class XGBPredictor(RegressorMixin, BaseEstimator):
 
     def __init__(self, max_rounds: int = 600, learning_rate: float = 0.05, max_depth: int = 4,
                  subsample: float = 0.8, colsample_bytree: float = 0.5, min_child_weight: float = 3.0,
-                 validation_fraction: float = 0.15, early_stopping_rounds: int = 40,
+                 validation_fraction: float = 0.15, early_stopping_rounds: int = 40, refit: bool = True,
                  n_jobs: int = 1, random_state: int = 0) -> None:
         self.max_rounds = max_rounds
         self.learning_rate = learning_rate
@@ -45,6 +48,7 @@ class XGBPredictor(RegressorMixin, BaseEstimator):
         self.min_child_weight = min_child_weight
         self.validation_fraction = validation_fraction
         self.early_stopping_rounds = early_stopping_rounds
+        self.refit = refit
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -65,7 +69,11 @@ class XGBPredictor(RegressorMixin, BaseEstimator):
         probe = self._model(self.max_rounds, early_stopping=True)
         probe.fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False)
         self.n_rounds_ = int(probe.best_iteration) + 1
-        self.model_ = self._model(self.n_rounds_, early_stopping=False).fit(X, y, verbose=False)
+        if self.refit:
+            self.model_ = self._model(self.n_rounds_, early_stopping=False).fit(X, y, verbose=False)
+        else:
+            self.model_ = probe  # predicts with the best iteration's trees
+
         self.n_features_in_ = X.shape[1]
         return self
 
