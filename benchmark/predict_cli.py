@@ -269,7 +269,7 @@ def score_photo(path: Path, pipeline: Any,
     DataError
         Unreadable or non-image file, image too small, or no face found.
     """
-    from features.face import detect_faces
+    from features.face import PHOTO_MIN_SCORE, detect_faces
 
     rgb = load_rgb(path)
     h, w = rgb.shape[:2]
@@ -277,7 +277,7 @@ def score_photo(path: Path, pipeline: Any,
     if min(width, height) < MIN_SIDE:
         raise DataError(f"{path}: image too small ({width}x{height} px; the shorter side must be at least "
                         f"{MIN_SIDE} px)")
-    boxes = sorted(detect_faces(rgb), key=lambda b: (b[0], b[1]))
+    boxes = sorted(detect_faces(rgb, min_score=PHOTO_MIN_SCORE), key=lambda b: (b[0], b[1]))
     if not boxes:
         raise DataError(f"{path}: no face found")
     records = [FaceRecord(image_id=f"{path}#{k}", image_path=path, landmarks=None, box=box, content_hash="")

@@ -275,3 +275,15 @@ def test_real_model_scores_the_astronaut(scut, tmp_path, astronaut, capsys):
     face = next(f for f in faces if has_box_near([tuple(f["box"].values())], ASTRONAUT_FACE))
     assert 1 <= face["score"] <= 5
     assert face["percentile"] == pytest.approx(100 * np.mean(np.array(labels) < face["score"]), abs=0.5)
+
+
+def test_weak_detections_are_not_faces():
+    """dlib also fires (score 0.07) on the astronaut's suit; a photo reports only the real face."""
+    from skimage import data as skdata
+
+    from features.face import PHOTO_MIN_SCORE, detect_faces
+
+    img = skdata.astronaut()
+    assert len(detect_faces(img)) == 2
+    (box,) = detect_faces(img, min_score=PHOTO_MIN_SCORE)
+    assert box[1] < 200  # the head, not the suit
