@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import atomic_write_text
 from reports import tables
 
 #: Bootstrap resamples and random swaps of the permutation test.
@@ -447,12 +446,6 @@ def render_uncertainty(pooled: pd.DataFrame, tables_dir: Path, provenance: str =
         best = frame.index[frame["verdict"] == BEST]
         if len(best):
             notes.insert(0, f"Best row (highest pooled PC): {best[0]}.")
-        stem = f"uncertainty-{tables.file_stem(protocol)}"
-        md = tables_dir / f"{stem}.md"
-        tex = tables_dir / f"{stem}.tex"
-        atomic_write_text(md, tables.render_markdown_document([table], title=title, provenance=provenance,
-                                                      notes=notes))
-        atomic_write_text(tex, tables.render_latex_table(table, caption=title, label=f"tab:scut-{stem}",
-                                                 provenance=provenance, notes=notes))
-        written += [md, tex]
+        written += tables.write_table_pair(tables_dir, f"uncertainty-{tables.file_stem(protocol)}", [table],
+                                           title=title, provenance=provenance, notes=notes)
     return written

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.atomic import atomic_write_text
 from reports import paper, tables
 
 REPRODUCED = "reproduced"
@@ -179,13 +178,6 @@ def render_comparison(results: pd.DataFrame, tables_dir: Path, provenance: str =
     panels = [comparison_table(comparison, p) for p in protocols]
     notes = comparison_notes(comparison)
     title = "SCUT-FBP5500: our results vs the paper's"
-    markdown = tables.render_markdown_document(panels, title=title, provenance=provenance, notes=notes)
-    latex = tables.render_latex_table(panels, caption=f"{title} (PC, MAE, RMSE; Δ = ours - paper).",
-                                      label="tab:scut-paper-comparison", provenance=provenance, notes=notes)
-    tables_dir = Path(tables_dir)
-    tables_dir.mkdir(parents=True, exist_ok=True)
-    md, tex = tables_dir / "paper-comparison.md", tables_dir / "paper-comparison.tex"
-    atomic_write_text(md, markdown)
-    atomic_write_text(tex, latex)
-    return [md, tex]
+    return tables.write_table_pair(tables_dir, "paper-comparison", panels, title=title, provenance=provenance,
+                                   notes=notes, caption=f"{title} (PC, MAE, RMSE; Δ = ours - paper).")
 

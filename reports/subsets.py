@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import atomic_write_text
 from data.scut import SUBSETS, subset_of
 from reports import tables
 from reports.stats import batch_metrics, row_order
@@ -100,11 +99,6 @@ def render_subset_tables(pooled: pd.DataFrame, tables_dir: Path, provenance: str
         notes = [*NOTES, "Test images per subset (largest over rows): "
                  + ", ".join(f"{c} {int(counts.get(c, 0))}" for c in (*SUBSETS, ALL)) + "."]
         title = f"SCUT-FBP5500, {tables.protocol_title(protocol)}: PC, MAE and RMSE per subset"
-        stem = f"subsets-{tables.file_stem(protocol)}"
-        md, tex = tables_dir / f"{stem}.md", tables_dir / f"{stem}.tex"
-        atomic_write_text(md, tables.render_markdown_document(panels, title=title, provenance=provenance,
-                                                      notes=notes))
-        atomic_write_text(tex, tables.render_latex_table(panels, caption=title, label=f"tab:scut-{stem}",
-                                                 provenance=provenance, notes=notes))
-        written += [md, tex]
+        written += tables.write_table_pair(tables_dir, f"subsets-{tables.file_stem(protocol)}", panels,
+                                           title=title, provenance=provenance, notes=notes)
     return written

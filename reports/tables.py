@@ -695,3 +695,20 @@ def render_tables(results: pd.DataFrame, out_dir: Path, *, provenance: str = "",
 def _write(path: Path, text: str) -> Path:
     atomic_write_text(path, text)
     return path
+
+
+def write_table_pair(tables_dir: Path, stem: str, panels: Sequence[Table], *, title: str, provenance: str = "",
+                     notes: Sequence[str] = (), caption: str | None = None) -> list[Path]:
+    """Write ``<stem>.md`` and ``<stem>.tex`` (label ``tab:scut-<stem>``) of ``panels``, atomically.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The Markdown and LaTeX files.
+    """
+    tables_dir = Path(tables_dir)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    md = render_markdown_document(panels, title=title, provenance=provenance, notes=notes)
+    tex = render_latex_table(panels, caption=caption or title, label=f"tab:scut-{stem}", provenance=provenance,
+                             notes=notes)
+    return [_write(tables_dir / f"{stem}.md", md), _write(tables_dir / f"{stem}.tex", tex)]
