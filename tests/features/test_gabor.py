@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from skimage import data as skdata
 
 from data.scut import FaceRecord
 from features import FEATURES
-from features.face import FaceContext, apply_affine
+from features.face import FaceContext
 from features.gabor import (
     WAVELENGTHS,
     GaborGrid,
@@ -22,43 +20,14 @@ from features.gabor import (
     grid_points,
     pooled_samples,
 )
+from tests.features.astronaut import astronaut_variants
+
 
 #: Eye centres of ``skimage.data.astronaut()`` (means of dlib's 68-point eye contours), pixels.
-ASTRONAUT_EYES = np.array([[203.2, 101.5], [246.8, 104.0]])
-#: In-plane rotation (degrees) and scale of the transformed copy, about a point near the face.
-ROTATION, SCALE, CENTRE = 12.0, 0.8, (225.0, 130.0)
-
-
-def astronaut_landmarks(eyes: np.ndarray = ASTRONAUT_EYES) -> np.ndarray:
-    """86 stand-in "manual" landmarks for the astronaut: the eye centres at the SCUT pupil indices
-    58 and 59, the other 84 on a 12x7 grid over her face."""
-    gx, gy = np.meshgrid(np.linspace(185, 260, 12), np.linspace(90, 175, 7))
-    return np.insert(np.column_stack([gx.ravel(), gy.ravel()]), 58, eyes, axis=0)
-
-
-def write_record(tmp_path: Path, rgb: np.ndarray, name: str,
-                 landmarks: np.ndarray | None) -> FaceRecord:
-    path = tmp_path / name
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    return FaceRecord(image_id=name, image_path=path, landmarks=landmarks)
-
-
 @pytest.fixture(scope="module")
 def astronaut_pair(tmp_path_factory) -> dict[str, FaceRecord]:
     """The astronaut, a rotated + scaled copy (landmarks moved with it), and a misaligned one."""
-    tmp = tmp_path_factory.mktemp("gabor")
-    rgb = skdata.astronaut()
-    matrix = cv2.getRotationMatrix2D(CENTRE, ROTATION, SCALE)
-    moved = cv2.warpAffine(rgb, matrix, rgb.shape[1::-1], flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT)
-    lm = astronaut_landmarks()
-    shifted = lm.copy()
-    shifted[58:60] += 6.0  # both eye centres 6 px off: a wrong alignment
-    return {"orig": write_record(tmp, rgb, "orig.jpg", lm),
-            "moved": write_record(tmp, moved, "moved.jpg", apply_affine(matrix, lm)),
-            "misaligned": write_record(tmp, rgb, "orig.jpg", shifted),
-            "orig_detect": write_record(tmp, rgb, "orig.jpg", None),
-            "moved_detect": write_record(tmp, moved, "moved.jpg", None)}
+    return astronaut_variants(tmp_path_factory.mktemp("gabor"))
 
 
 def corr(a: np.ndarray, b: np.ndarray) -> float:

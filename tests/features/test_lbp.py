@@ -2,53 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
-from skimage import data as skdata
 
 from data.scut import FaceRecord
 from features import FEATURES
-from features.face import FaceContext, apply_affine
+from features.face import FaceContext
 from features.lbp import LBPGrid, cell_edges
+from tests.features.astronaut import astronaut_landmarks, astronaut_variants, write_record
+
 
 #: Eye centres of ``skimage.data.astronaut()`` (means of dlib's 68-point eye contours), pixels.
-ASTRONAUT_EYES = np.array([[203.2, 101.5], [246.8, 104.0]])
-
-
-def landmarks86(eyes: np.ndarray = ASTRONAUT_EYES) -> np.ndarray:
-    """86 stand-in landmarks: the eye centres at the SCUT pupil indices 58 and 59."""
-    gx, gy = np.meshgrid(np.linspace(185, 260, 12), np.linspace(90, 175, 7))
-    return np.insert(np.column_stack([gx.ravel(), gy.ravel()]), 58, eyes, axis=0)
-
-
-def write_record(tmp_path: Path, rgb: np.ndarray, name: str,
-                 landmarks: np.ndarray | None) -> FaceRecord:
-    path = tmp_path / name
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    return FaceRecord(image_id=name, image_path=path, landmarks=landmarks)
-
-
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory) -> dict[str, FaceRecord]:
     """The astronaut, a copy rotated by 12 degrees and scaled by 0.8, and a misaligned one."""
     tmp = tmp_path_factory.mktemp("lbp")
-    rgb = skdata.astronaut()
-    matrix = cv2.getRotationMatrix2D((225.0, 130.0), 12.0, 0.8)
-    moved = cv2.warpAffine(rgb, matrix, rgb.shape[1::-1], flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT)
-    lm = landmarks86()
-    shifted = lm.copy()
-    shifted[58:60] += 6.0
-    return {"orig": write_record(tmp, rgb, "orig.jpg", lm),
-            "moved": write_record(tmp, moved, "moved.jpg", apply_affine(matrix, lm)),
-            "misaligned": write_record(tmp, rgb, "orig.jpg", shifted),
-            "orig_detect": write_record(tmp, rgb, "orig.jpg", None),
-            "moved_detect": write_record(tmp, moved, "moved.jpg", None),
-            "flat": write_record(tmp, np.full((200, 200, 3), 128, np.uint8), "flat.jpg",
-                                 landmarks86(np.array([[70.0, 80.0], [130.0, 80.0]])))}
+    flat = write_record(tmp, np.full((200, 200, 3), 128, np.uint8), "flat.jpg",
+                        astronaut_landmarks(np.array([[70.0, 80.0], [130.0, 80.0]])))
+    return {**astronaut_variants(tmp), "flat": flat}
 
 
 def corr(a: np.ndarray, b: np.ndarray) -> float:

@@ -2,11 +2,12 @@
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.reports.latex import inputs, needs_pdflatex, pdflatex
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reports" / "reference"
 
@@ -28,15 +29,9 @@ def test_no_records_or_models_are_tracked():
     assert not [p for p in listed.stdout.splitlines() if p.startswith(("records/", "models/"))]
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@needs_pdflatex
 def test_reference_latex_compiles(tmp_path):
     tables = sorted((REFERENCE / "tables").glob("*.tex"))
     assert len(tables) >= 7
-    doc = tmp_path / "doc.tex"
-    doc.write_text("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
-                   "\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]{geometry}\n\\begin{document}\n"
-                   + "".join(f"\\input{{{t.as_posix()}}}\n\\clearpage\n" for t in tables)
-                   + "\\end{document}\n")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    proc = pdflatex(tmp_path, inputs(tables))
     assert proc.returncode == 0, proc.stdout[-3000:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 
 import pytest
 
@@ -13,6 +12,7 @@ from benchmark.cli import main
 from benchmark.runner import RunConfig, run
 from reports import status
 from reports.cli import build_report
+from tests.reports.latex import inputs, needs_pdflatex, pdflatex
 from tests.reports.test_stats import fake_records, write_store
 from tests.synthetic import make_fake_scut, register_pixel_feature
 
@@ -120,7 +120,7 @@ def test_paper_comparison_table(tmp_path):
 # --------------------------------------------------------------------------- LaTeX
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@needs_pdflatex
 def test_latex_tables_compile(tmp_path):
     records = fake_records({("geom86", "svr"): 0.45, ("gabor-kp", "gr"): 0.6, ("resnet18", "cnn"): 0.3})
     for r in records:
@@ -132,12 +132,6 @@ def test_latex_tables_compile(tmp_path):
     prefixes = ("subsets-", "uncertainty-", "paper-")
     mine = sorted(p.name for p in (out / "tables").glob("*.tex") if p.name.startswith(prefixes))
     assert len(mine) == 5
-    doc = tmp_path / "doc.tex"
-    doc.write_text("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
-                   "\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]{geometry}\n\\begin{document}\n"
-                   + "".join(f"\\input{{{(out / 'tables' / n).as_posix()}}}\n\\clearpage\n" for n in mine)
-                   + "\\end{document}\n")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = pdflatex(tmp_path, inputs(out / "tables" / n for n in mine))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000

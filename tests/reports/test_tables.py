@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from reports.tables import (
     single_split_table,
     split_sizes,
 )
+from tests.reports.latex import needs_pdflatex, pdflatex
 
 PROVENANCE = "python run_benchmark.py --protocol all; machine test-box; commit 0123abc"
 GEOM = {"track": "handcrafted", "feature": "geom86", "predictor": "svr", "init": "", "recipe": ""}
@@ -530,30 +530,12 @@ def test_tables_and_status_import_in_either_order(first):
 
 # --------------------------------------------------------------------------- pdflatex
 
-DOCUMENT = r"""\documentclass{article}
-\usepackage[T1]{fontenc}
-\usepackage{booktabs}
-%s
-\begin{document}
-%s
-\end{document}
-"""
-
-
-def _compile(tmp_path: Path, body: str, preamble: str = "") -> subprocess.CompletedProcess:
-    (tmp_path / "doc.tex").write_text(DOCUMENT % (preamble, body), encoding="utf-8")
-    return subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )
-
-
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@needs_pdflatex
 @pytest.mark.parametrize("fit_width", [False, True])
 def test_latex_compiles_with_pdflatex(tmp_path, fit_width):
     rows = make_results().replace({"geom86": "geom_86%&"})
     render_tables(rows, tmp_path, provenance=PROVENANCE, fit_width=fit_width)
     body = "\n".join(rf"\input{{tables/{name}}}" for name in ("5fold.tex", "60-40.tex"))
-    result = _compile(tmp_path, body, r"\usepackage{graphicx}" if fit_width else "")
+    result = pdflatex(tmp_path, body, r"\usepackage{graphicx}" if fit_width else "")
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "doc.pdf").is_file()
