@@ -5,6 +5,10 @@ The CLI prints ``str(error)`` and exits non-zero without a traceback.
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
+
 
 class BenchmarkError(Exception):
     """Base class of errors reported to the user as one line."""
@@ -16,3 +20,18 @@ class DataError(BenchmarkError):
 
 class ConfigError(BenchmarkError):
     """An unknown component name or an invalid option."""
+
+
+def one_line_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Wrap a command's ``main(argv) -> exit code``: a :class:`BenchmarkError` prints
+    ``error: <message>`` on stderr and returns 1, with no traceback."""
+
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except BenchmarkError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+
+    return wrapper

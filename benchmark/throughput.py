@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.atomic import atomic_write_text
-from benchmark.errors import BenchmarkError
+from benchmark.errors import one_line_errors
 from models.cnn import CNNS
 from models.cnn.recipes import fast_recipe
 from models.cnn.train import _versions, resolve_device, train_and_predict
@@ -194,6 +194,7 @@ def device_info(dev: torch.device) -> dict[str, Any]:
     return info
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.throughput``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m benchmark.throughput",
@@ -208,24 +209,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--json", type=Path, default=Path("throughput.json"), help="output JSON file")
     args = parser.parse_args(argv)
-    try:
-        dev = resolve_device(args.device)
-        models = args.models or CNNS.list()
-        for m in models:
-            CNNS.get(m)
-        images = scores = None
-        if args.pack and (args.pack / "manifest.json").is_file():
-            from data.pack import PackedDataset
+    dev = resolve_device(args.device)
+    models = args.models or CNNS.list()
+    for m in models:
+        CNNS.get(m)
+    images = scores = None
+    if args.pack and (args.pack / "manifest.json").is_file():
+        from data.pack import PackedDataset
 
-            pack = PackedDataset(args.pack)
-            n = min(len(pack.names), max(4 * args.batch_size, 64))
-            images = torch.from_numpy(pack.decode_all()[:n])
-            scores = pack.scores(pack.names[:n])
-        rows = measure(models, args.batch_size, dev, args.iters, args.warmup, images, scores,
-                       args.input_size, args.compile)
-    except BenchmarkError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        pack = PackedDataset(args.pack)
+        n = min(len(pack.names), max(4 * args.batch_size, 64))
+        images = torch.from_numpy(pack.decode_all()[:n])
+        scores = pack.scores(pack.names[:n])
+    rows = measure(models, args.batch_size, dev, args.iters, args.warmup, images, scores,
+                   args.input_size, args.compile)
     print(format_table(rows))
     payload = {"rows": rows, "device": device_info(dev), "iters": args.iters, "warmup": args.warmup,
                "compile": args.compile, "source": "pack" if images is not None else "random"}

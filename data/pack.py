@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.errors import BenchmarkError, ConfigError, DataError
+from benchmark.errors import ConfigError, DataError, one_line_errors
 from benchmark.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR, Split, read_split_folder
 from data.images import load_rgb
 from data.scut import ScutFBP5500, read_score_file, resolve_data_dir
@@ -423,6 +423,7 @@ def decode_release_images(dataset: ScutFBP5500, names: Sequence[str], size: int 
     return out
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m data.pack``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m data.pack", description=__doc__.splitlines()[0])
@@ -436,20 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", type=Path, metavar="PACK",
                         help="verify an existing pack and decode it all")
     args = parser.parse_args(argv)
-    try:
-        if args.check:
-            t0 = time.perf_counter()
-            pack = PackedDataset(args.check)
-            arr = pack.decode_all()
-            print(f"ok {args.check}: {arr.shape[0]} images {arr.shape[1]}x{arr.shape[2]}, sha256 verified, "
-                  f"decoded in {time.perf_counter() - t0:.1f} s")
-            return 0
-        pack_dataset(resolve_data_dir(args.data_dir), args.out, args.size, args.quality, args.limit,
-                     args.workers)
+    if args.check:
+        t0 = time.perf_counter()
+        pack = PackedDataset(args.check)
+        arr = pack.decode_all()
+        print(f"ok {args.check}: {arr.shape[0]} images {arr.shape[1]}x{arr.shape[2]}, sha256 verified, "
+              f"decoded in {time.perf_counter() - t0:.1f} s")
         return 0
-    except BenchmarkError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    pack_dataset(resolve_data_dir(args.data_dir), args.out, args.size, args.quality, args.limit,
+                 args.workers)
+    return 0
 
 
 if __name__ == "__main__":

