@@ -18,6 +18,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -189,16 +190,12 @@ def to_input(crops: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     return (x - mean) * inv_std
 
 
-_NORM: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
+@lru_cache(maxsize=8)
 def _norm_constants(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, 1/std), each (1, 3, 1, 1) float32 on ``device``, made once per device."""
-    if device not in _NORM:
-        mean = torch.tensor(MEAN_255, dtype=torch.float32).view(1, 3, 1, 1)
-        inv_std = 1.0 / torch.tensor(STD_255, dtype=torch.float32).view(1, 3, 1, 1)
-        _NORM[device] = (mean.to(device), inv_std.to(device))
-    return _NORM[device]
+    mean = torch.tensor(MEAN_255, dtype=torch.float32).view(1, 3, 1, 1)
+    inv_std = 1.0 / torch.tensor(STD_255, dtype=torch.float32).view(1, 3, 1, 1)
+    return mean.to(device), inv_std.to(device)
 
 
 class _EpochSampler:
