@@ -123,9 +123,11 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
             }
             path = store.write(record)
             if save_model:
-                from benchmark.model_io import save_cnn
+                from benchmark.model_io import label_summary, save_cnn
 
-                weights = Path(str(path).replace("/records/", "/models/")).with_suffix(".safetensors")
-                save_cnn(weights, result.state_dict, {k: v for k, v in record.items() if k != "predictions"})
+                weights = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
+                meta = {k: v for k, v in record.items() if k != "predictions"}
+                meta["labels"] = label_summary(source.labels.values())
+                save_cnn(weights, result.state_dict, meta)
             done += 1
     return done

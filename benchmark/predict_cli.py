@@ -38,6 +38,7 @@ from PIL import Image
 
 from benchmark.errors import BenchmarkError, DataError
 from benchmark.model_io import (
+    KIND_CNN,
     KIND_PIPELINE,
     MODEL_SUFFIX,
     ModelFileError,
@@ -54,6 +55,8 @@ MIN_SIDE = 64
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 TRAIN_HINT = "python run_benchmark.py --protocol 60-40 --features dlib-embed --predictors svr --save-model"
 REFERENCE = "SCUT-FBP5500"
+#: Saved model files: scikit-learn pipelines (skops) and CNN weights (safetensors).
+MODEL_SUFFIXES = (MODEL_SUFFIX, ".safetensors")
 
 
 class NoModelError(BenchmarkError):
@@ -98,6 +101,8 @@ class SavedModel:
     @cached_property
     def uses_landmarks(self) -> bool:
         """True if the feature reads the 86 manual landmarks (estimated on photos)."""
+        if self.is_cnn:
+            return False
         config = self.metadata.get("feature_config") or {}
         if "uses_landmarks" in config:
             return bool(config["uses_landmarks"])
@@ -105,12 +110,30 @@ class SavedModel:
 
         return bool(FEATURES.get(self.feature).uses_landmarks) if self.feature in FEATURES else False
 
+    @property
+    def is_cnn(self) -> bool:
+        return self.metadata.get("kind") == KIND_CNN
+
     @cached_property
     def runnable(self) -> bool:
-        """A pipeline whose feature extractor is registered in this installation."""
+        """A pipeline whose feature extractor, or CNN weights whose architecture, is registered here."""
+        if self.is_cnn:
+            try:
+                from models.cnn import CNNS
+            except ImportError:  # torch not installed
+                return False
+            return self.feature in CNNS
         from features import FEATURES
 
         return self.metadata.get("kind") == KIND_PIPELINE and self.feature in FEATURES
+
+    def load(self) -> Any:
+        """The model, with ``predict(records) -> scores``: a skops pipeline or a CNN face scorer."""
+        if self.is_cnn:
+            from models.cnn.face_scorer import CnnFaceScorer
+
+            return CnnFaceScorer(self.path)
+        return load_pipeline(self.path)
 
     @property
     def label(self) -> str:
@@ -134,11 +157,14 @@ class SavedModel:
 
 def _norm(name: str) -> str:
     name = "".join(name.split())
-    return name[: -len(MODEL_SUFFIX)] if name.endswith(MODEL_SUFFIX) else name
+    for suffix in MODEL_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def discover_models(models_dir: Path) -> tuple[list[SavedModel], list[str]]:
-    """Every ``*.skops`` file under ``models_dir`` with readable metadata.
+    """Every ``*.skops`` and ``*.safetensors`` model under ``models_dir`` with readable metadata.
 
     Returns
     -------
@@ -150,7 +176,7 @@ def discover_models(models_dir: Path) -> tuple[list[SavedModel], list[str]]:
     models, warnings = [], []
     if not models_dir.is_dir():
         return models, warnings
-    for path in sorted(models_dir.rglob(f"*{MODEL_SUFFIX}")):
+    for path in sorted(p for suffix in MODEL_SUFFIXES for p in models_dir.rglob(f"*{suffix}")):
         try:
             models.append(SavedModel(path, read_metadata(path)))
         except ModelFileError as err:
@@ -171,7 +197,7 @@ def default_model(models: list[SavedModel], models_dir: Path) -> SavedModel:
     runnable = [m for m in models if m.runnable]
     if not runnable:
         raise NoModelError(f"none of the {len(models)} saved model(s) in {models_dir} can score photos here "
-                           f"(CNN weights, or features not installed); train and save one with: {TRAIN_HINT}")
+                           f"(their features or CNNs are not installed); train and save one with: {TRAIN_HINT}")
     native = [m for m in runnable if not m.uses_landmarks]
     return sorted(native or runnable, key=lambda m: (-m.test_pc, str(m.path)))[0]
 
@@ -345,7 +371,7 @@ def cmd_predict(argv: list[str]) -> int:
     """Entry point of ``run_benchmark.py predict``; returns the exit status."""
     args = predict_parser().parse_args(argv)
     model, warnings = select_model(args.model, args.models_dir)
-    pipeline = load_pipeline(model.path)
+    pipeline = model.load()
     from features.face import dlib_models
 
     dlib_models()  # a missing dlib is one error for the command, not one per photo

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,3 +54,25 @@ def test_cuda_requested_but_absent(tmp_path, fake, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cli(tmp_path, fake, "--models", "resnet18", "--device", "cuda") == 1
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_saved_cnn_scores_a_photo(tmp_path, fake, capsys):
+    """--save-model writes safetensors weights that `predict` uses on a photo outside SCUT-FBP5500."""
+    from PIL import Image
+    from skimage import data as skdata
+
+    from models.cnn.face_scorer import face_frame
+
+    torch.set_num_threads(1)
+    assert cli(tmp_path, fake, "--models", "resnet18", "--init", "scratch", "--device", "cpu",
+               "--max-iters", "2", "--save-model") == 0
+    weights = tmp_path / "out" / "models" / "60-40" / "resnet18__cnn__scratch-paper" / "split-1.safetensors"
+    assert weights.is_file()
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(skdata.astronaut()).save(photo)
+    capsys.readouterr()
+    assert main(["predict", str(photo), "--models-dir", str(tmp_path / "out" / "models")]) == 0
+    out = capsys.readouterr().out
+    assert "model: resnet18 + cnn" in out and "face 1 of 1" in out and "better than" in out
+    frame = face_frame(skdata.astronaut(), (179, 83, 266, 170))
+    assert frame.shape == (256, 256, 3) and frame.dtype == np.uint8

@@ -234,7 +234,7 @@ def test_default_model_prefers_best_pc_that_works_on_any_photo(tmp_path):
     best = fake_model(root, "5fold", native, "svr", "2", 0.80)
     fake_model(root, "5fold", native, "svr", "1", 0.78)
     fake_model(root, "5fold", "geom86-like", "gr", "1", 0.95)  # feature not installed
-    fake_model(root, "5fold", "resnet18", "cnn", "1", 0.99, kind=model_io.KIND_CNN)
+    fake_model(root, "5fold", "vgg-like", "cnn", "1", 0.99, kind=model_io.KIND_CNN)  # CNN not registered
     landmark = fake_model(root, "5fold", native, "gr", "1", 0.90, uses_landmarks=True)
     (root / "5fold" / "orphan.skops").write_bytes(b"")  # no metadata: skipped with a warning
     models, warnings = predict_cli.discover_models(root)
@@ -243,6 +243,8 @@ def test_default_model_prefers_best_pc_that_works_on_any_photo(tmp_path):
     only_landmarks = [m for m in models if m.path == landmark]
     assert predict_cli.default_model(only_landmarks, root).path == landmark  # used, with a warning
     assert predict_cli.find_model(f"{native}__svr", root).path == best
+    cnn = predict_cli.SavedModel(root / "x.safetensors", {"kind": model_io.KIND_CNN, "feature": "resnet18"})
+    assert cnn.runnable and not cnn.uses_landmarks  # a registered CNN scores photos too
     assert predict_cli.find_model(f"{native} + svr", root).path == best
     assert predict_cli.find_model(f"5fold/{native}__svr/split-1", root).path.name == "split-1.skops"
     assert predict_cli.find_model(f"60-40/{native}__lr", root).metadata["metrics"]["pc"] == 0.70
