@@ -21,6 +21,7 @@ canonical crop (:data:`LEFT_EYE`, :data:`RIGHT_EYE`, as fractions of the side), 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -125,6 +126,7 @@ class FaceContext:
 
     def __init__(self, record: FaceRecord) -> None:
         self.record = record
+        self._memo: dict[Hashable, Any] = {}
 
     @cached_property
     def rgb(self) -> np.ndarray:
@@ -186,11 +188,18 @@ class FaceContext:
         """The 2x3 similarity transform of :meth:`aligned_gray`."""
         return alignment_matrix(self.alignment_landmarks, size)
 
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per face and ``key``; later calls (by any extractor) reuse it."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def aligned_gray(self, size: int = ALIGNED_SIZE) -> np.ndarray:
         """Aligned grayscale face, shape (size, size), float32 in [0, 1]."""
-        key = f"_aligned_{size}"
-        if key not in self.__dict__:
+
+        def warp() -> np.ndarray:
             warped = cv2.warpAffine(self.gray, self.alignment(size), (size, size),
                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            self.__dict__[key] = warped.astype(np.float32) / 255.0
-        return self.__dict__[key]
+            return warped.astype(np.float32) / 255.0
+
+        return self.memo(("aligned_gray", size), warp)

@@ -296,14 +296,15 @@ class _GaborFeature(FeatureExtractor):
 
         Computed once per face and bank, and shared by every Gabor extractor run on it.
         """
-        key = (f"_gabor_{self.size}_{tuple(float(v) for v in self.wavelengths)}_"
-               f"{int(self.n_orientations)}_{float(self.bandwidth)}")
-        if key not in face.__dict__:
+        key = ("gabor", self.size, tuple(float(v) for v in self.wavelengths), int(self.n_orientations),
+               float(self.bandwidth))
+
+        def compute() -> np.ndarray:
             gray = face.aligned_gray(self.size)
-            std = float(gray.std())
-            face.__dict__[key] = gabor_magnitudes(gray / max(std, 1e-3), self.wavelengths,
-                                                  self.n_orientations, self.bandwidth)
-        return face.__dict__[key]
+            return gabor_magnitudes(gray / max(float(gray.std()), 1e-3), self.wavelengths,
+                                    self.n_orientations, self.bandwidth)
+
+        return face.memo(key, compute)
 
     def points(self, face: FaceContext) -> np.ndarray:
         """Sampling points in the aligned crop, shape (n_points, 2), ``(x, y)`` pixels."""

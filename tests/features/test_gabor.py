@@ -140,9 +140,10 @@ def test_shapes_and_values(astronaut_pair):
     for v in (kp, grid):
         assert v.dtype == np.float64 and np.all(np.isfinite(v)) and v.min() >= 0 and v.max() > 0
     # the magnitude maps are computed once per face and shared by both extractors
-    assert sum(k.startswith("_gabor_") for k in face.__dict__) == 1
+    assert sum(k[0] == "gabor" for k in face._memo) == 1
     small = GaborGrid(wavelengths=(4.0, 8.0), n_orientations=4, grid=(3, 5)).extract(face)
     assert small.shape == (2 * 4 * 15,)
+    assert sum(k[0] == "gabor" for k in face._memo) == 2  # another bank: its own maps
 
 
 def test_invariant_to_in_plane_rotation_and_scale(astronaut_pair):
