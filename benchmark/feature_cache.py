@@ -94,13 +94,15 @@ class FeatureCache:
                     found[str(h)] = (row, bool(fb))
         return found
 
-    def _store(self, extractor: FeatureExtractor, records: Sequence[FaceRecord], values: np.ndarray) -> None:
+    def _store(self, extractor: FeatureExtractor, records: Sequence[FaceRecord], values: np.ndarray) -> np.ndarray:
+        """Write one shard atomically; returns its ``fallback`` flags, shape (len(records),)."""
         hashes = np.array([r.content_hash for r in records])
         fallback = np.array([extractor.uses_landmarks and r.landmarks is None for r in records])
         name = hashlib.sha1("".join(hashes).encode()).hexdigest()[:16] + ".npz"
         buf = io.BytesIO()
         np.savez(buf, hashes=hashes, features=values, fallback=fallback)
         atomic_write_bytes(self.folder(extractor) / name, buf.getvalue())
+        return fallback
 
     def matrices(self, extractors: Sequence[FeatureExtractor], records: Sequence[FaceRecord],
                  jobs: int = 1, progress: bool = True) -> list[FeatureMatrix]:
@@ -135,9 +137,9 @@ class FeatureCache:
                 for ks, chunk in zip(todo, chunks, strict=True))
             for ks, chunk, values in zip(todo, chunks, results, strict=True):
                 for k, vals in zip(ks, values, strict=True):
-                    self._store(extractors[k], chunk, vals)
-                    for r, row in zip(chunk, vals, strict=True):
-                        cached[k][r.content_hash] = (row, extractors[k].uses_landmarks and r.landmarks is None)
+                    fallback = self._store(extractors[k], chunk, vals)
+                    for r, row, fb in zip(chunk, vals, fallback, strict=True):
+                        cached[k][r.content_hash] = (row, bool(fb))
                 bar.update(len(chunk))
             bar.close()
         out = []
