@@ -435,8 +435,6 @@ def render_uncertainty(pooled: pd.DataFrame, tables_dir: Path, provenance: str =
     list of pathlib.Path
         The files written.
     """
-    tables_dir = Path(tables_dir)
-    tables_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for protocol in tables.protocol_order(pooled["protocol"]):
         frame = uncertainty_frame(pooled, protocol, n_resamples=n_resamples, seed=seed)

@@ -89,8 +89,6 @@ def render_subset_tables(pooled: pd.DataFrame, tables_dir: Path, provenance: str
     list of pathlib.Path
         The files written.
     """
-    tables_dir = Path(tables_dir)
-    tables_dir.mkdir(parents=True, exist_ok=True)
     metrics = subset_metrics(pooled)
     written = []
     for protocol in tables.protocol_order(metrics["protocol"]):
