@@ -51,3 +51,21 @@ def test_gp_posterior_mean_equals_sklearn_with_same_kernel():
     ours = PREDICTORS.create("gr", hyper_samples=200).fit(X[:400], y[:400])
     ref = GaussianProcessRegressor(ours.kernel_, optimizer=None, normalize_y=True).fit(X[:400], y[:400])
     np.testing.assert_allclose(ours.predict(X[400:]), ref.predict(X[400:]), rtol=1e-6, atol=1e-6)
+
+
+def _rbf_gram(n, d, length_scale, noise, seed=0):
+    X = np.random.default_rng(seed).normal(size=(n, d))
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    return np.exp(-0.5 * sq / length_scale**2) + noise * np.eye(n)
+
+
+@pytest.mark.parametrize(("noise", "expected"), [(0.2, "float32+refinement"), (1e-5, "float64")])
+def test_solve_spd_reaches_double_precision_on_both_paths(noise, expected):
+    from models.predictors.gaussian_process import solve_spd
+
+    K = _rbf_gram(400, 3, 2.0, noise)
+    b = np.random.default_rng(1).normal(size=400)
+    x, solver = solve_spd(K.copy(), b)
+    assert solver == expected  # tiny noise: the float32 factor cannot reach 1e-10, so float64 is used
+    np.testing.assert_allclose(K @ x, b, rtol=0, atol=1e-8 * np.abs(b).max())
+    np.testing.assert_allclose(x, np.linalg.solve(K, b), rtol=1e-6, atol=1e-6 * np.abs(x).max())
