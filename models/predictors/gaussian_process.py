@@ -43,13 +43,19 @@ class GaussianProcessPredictor(RegressorMixin, BaseEstimator):
         Training rows used to fit the kernel hyper-parameters; None uses all of them.
     n_restarts : int
         Extra optimiser restarts from random initial hyper-parameters.
+    factorisation : {"float32", "float64"}
+        Precision of the Cholesky factorisation of the training kernel: ``"float32"`` refines
+        the solution to double precision (see :func:`solve_spd`; faster), ``"float64"``
+        factorises in double precision directly. Both give the same posterior mean.
     random_state : int
         Seed of the subsample and of the restarts.
     """
 
-    def __init__(self, hyper_samples: int | None = 500, n_restarts: int = 0, random_state: int = 0) -> None:
+    def __init__(self, hyper_samples: int | None = 500, n_restarts: int = 0, factorisation: str = "float32",
+                 random_state: int = 0) -> None:
         self.hyper_samples = hyper_samples
         self.n_restarts = n_restarts
+        self.factorisation = factorisation
         self.random_state = random_state
 
     def _kernel(self, n_features: int):
@@ -58,6 +64,8 @@ class GaussianProcessPredictor(RegressorMixin, BaseEstimator):
                 + WhiteKernel(noise_level=0.5, noise_level_bounds=(1e-4, 1e1)))
 
     def fit(self, X, y) -> GaussianProcessPredictor:
+        if self.factorisation not in ("float32", "float64"):
+            raise ValueError(f"factorisation must be 'float32' or 'float64', got {self.factorisation!r}")
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         Xh, yh = subsample(X, y, self.hyper_samples, self.random_state)
@@ -71,7 +79,8 @@ class GaussianProcessPredictor(RegressorMixin, BaseEstimator):
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
         K = self._rbf(X, X)
         K[np.diag_indices_from(K)] += self.noise_level_ + 1e-10
-        self.alpha_, self.solver_ = solve_spd(K, (y - self.y_mean_) / self.y_std_)
+        self.alpha_, self.solver_ = solve_spd(K, (y - self.y_mean_) / self.y_std_,
+                                              single=self.factorisation == "float32")
         self.X_train_ = X
         self.n_features_in_ = X.shape[1]
         return self
@@ -94,7 +103,8 @@ class GaussianProcessPredictor(RegressorMixin, BaseEstimator):
         return K_star @ self.alpha_ * self.y_std_ + self.y_mean_
 
 
-def solve_spd(K: np.ndarray, b: np.ndarray, tol: float = 1e-10, max_steps: int = 8) -> tuple[np.ndarray, str]:
+def solve_spd(K: np.ndarray, b: np.ndarray, tol: float = 1e-10, max_steps: int = 8,
+              single: bool = True) -> tuple[np.ndarray, str]:
     """Solve ``K x = b`` for a symmetric positive definite ``K`` (float64), to double precision.
 
     Factorises ``K`` in float32 (half the time of float64) and refines ``x`` with residuals
@@ -108,6 +118,8 @@ def solve_spd(K: np.ndarray, b: np.ndarray, tol: float = 1e-10, max_steps: int =
         The matrix; it is overwritten (used as workspace by the float64 fallback).
     b : ndarray of shape (n,)
         Right-hand side.
+    single : bool
+        Try the float32 factorisation first; False goes straight to float64.
 
     Returns
     -------
@@ -116,10 +128,12 @@ def solve_spd(K: np.ndarray, b: np.ndarray, tol: float = 1e-10, max_steps: int =
         ``"float32+refinement"`` or ``"float64"``: which path gave ``x``.
     """
     target = tol * max(float(np.abs(b).max()), np.finfo(np.float64).tiny)
-    try:
-        factor = cho_factor(K.astype(np.float32), lower=True, overwrite_a=True, check_finite=False)
-    except LinAlgError:
-        factor = None
+    factor = None
+    if single:
+        try:
+            factor = cho_factor(K.astype(np.float32), lower=True, overwrite_a=True, check_finite=False)
+        except LinAlgError:
+            factor = None
     if factor is not None and np.isfinite(factor[0].diagonal()).all():
         x = np.zeros_like(b, dtype=np.float64)
         residual = np.array(b, dtype=np.float64)

@@ -69,3 +69,13 @@ def test_solve_spd_reaches_double_precision_on_both_paths(noise, expected):
     assert solver == expected  # tiny noise: the float32 factor cannot reach 1e-10, so float64 is used
     np.testing.assert_allclose(K @ x, b, rtol=0, atol=1e-8 * np.abs(b).max())
     np.testing.assert_allclose(x, np.linalg.solve(K, b), rtol=1e-6, atol=1e-6 * np.abs(x).max())
+
+
+def test_gp_float32_and_float64_factorisations_agree():
+    X, y = toy(4, n=700, d=6)
+    fast = PREDICTORS.create("gr").fit(X[:600], y[:600])
+    double = PREDICTORS.create("gr", factorisation="float64").fit(X[:600], y[:600])
+    assert (fast.solver_, double.solver_) == ("float32+refinement", "float64")
+    np.testing.assert_allclose(fast.predict(X[600:]), double.predict(X[600:]), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="factorisation"):
+        PREDICTORS.create("gr", factorisation="half").fit(X[:50], y[:50])

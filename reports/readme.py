@@ -1,0 +1,169 @@
+"""Keep the figures quoted in README.md equal to the files the project's commands wrote.
+
+The README quotes results and speed figures. Each quoted block sits between two markers::
+
+    <!-- generated: perf-handcrafted -->
+    ...
+    <!-- end generated -->
+
+and is rendered here from a committed output file (a table of ``reports/reference`` or a JSON
+of ``reports/perf``), together with the command, commit, date and machine that produced it.
+``python -m reports.readme`` rewrites the blocks (atomically); ``--check`` only compares and
+exits 1 naming each stale block (the test suite runs the check, so a README that quotes
+figures no command produced fails CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmark.atomic import atomic_write_text
+from benchmark.errors import DataError, one_line_errors
+
+REPO = Path(__file__).resolve().parent.parent
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; run the command that writes it (see README.md)") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: corrupt JSON ({err})") from None
+
+
+def _machine(m: dict[str, Any]) -> str:
+    return f"{m['machine']}, {m['cpu_count']} CPUs, {m['memory_gib']} GiB"
+
+
+def _provenance(report: dict[str, Any]) -> str:
+    return (f"`{report['command']}` (commit `{report['git_commit'][:10]}`, {report['date'][:10]}, "
+            f"{_machine(report['machine'])})")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def paper_comparison(root: Path) -> str:
+    """The table of ``reports/reference/tables/paper-comparison.md`` and its provenance line."""
+    path = root / "reports/reference/tables/paper-comparison.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; run 'python run_benchmark.py report --out reports/reference'") from None
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    provenance = re.search(r"<!-- provenance: (.*?) -->", text)
+    if not table or provenance is None:
+        raise DataError(f"{path}: no table or provenance line found")
+    return f"From `{path.relative_to(root)}` ({provenance.group(1)}):\n\n" + "\n".join(table) + "\n"
+
+
+def perf_handcrafted(root: Path) -> str:
+    """Cold and warm wall time and peak RSS of ``reports/perf/handcrafted.json``."""
+    report = _read_json(root / "reports/perf/handcrafted.json")
+    what = {"cold": "empty feature cache: 6 extractors x 5500 images, then 144 fits",
+            "warm": "features from the cache, all 144 fits redone (`--force`)"}
+    target = {"cold": "<= 300 s, <= 4 GB", "warm": "<= 60 s, <= 4 GB"}
+    rows = []
+    for kind, m in report["median"].items():
+        n = len(report["runs"][kind])
+        rows.append([kind, what[kind], f"{m['wall_s']:.0f} s", f"{m['peak_rss_mib']:.0f} MiB", n, target[kind]])
+    return (_provenance(report) + ":\n\n"
+            + _table(["run", "what it does", "wall time (median)", "peak RSS (process tree)", "runs", "issue target"],
+                     rows))
+
+
+def fit_speed(root: Path) -> str:
+    """Totals per predictor variant of ``reports/perf/fit_speed.json``."""
+    report = _read_json(root / "reports/perf/fit_speed.json")
+    splits = sorted({r["split"] for r in report["rows"]})
+    rows = [[t["predictor"], t["variant"], t["fits"], f"{t['seconds']:.1f} s", f"{t['mean_pc']:.4f}"]
+            for t in report["totals"]]
+    pre = sum(p["seconds"] for p in report["preprocessing"])
+    return (_provenance(report) + f", one thread, splits {', '.join(splits)}:\n\n"
+            + _table(["predictor", "variant", "fits", "fit + predict, total", "mean test PC"], rows)
+            + f"\nPreprocessing (scaler, float32 PCA for the high-dimensional features), once per "
+              f"(feature, split): {pre:.1f} s in all.\n")
+
+
+def gp_speed(root: Path) -> str:
+    """Rows of ``reports/perf/gp_speed.json``."""
+    report = _read_json(root / "reports/perf/gp_speed.json")
+    rows = [[r["feature"], r["variant"], f"{r['fit_s']:.1f} s", f"{r['pc']:.4f}", f"{r['mae']:.4f}",
+             f"{r['rmse']:.4f}"] for r in report["rows"]]
+    return (_provenance(report) + f", split {report['split']}, {report['n_train']} training faces:\n\n"
+            + _table(["feature", "variant", "fit time", "PC", "MAE", "RMSE"], rows))
+
+
+def feature_speed(root: Path) -> str:
+    """Rows of ``reports/perf/feature_speed.json``."""
+    report = _read_json(root / "reports/perf/feature_speed.json")
+    rows = [[r["what"], f"{r['median_ms']:.1f} ms", f"{r['p90_ms']:.1f} ms"] for r in report["rows"]]
+    return (_provenance(report) + f", {report['n_faces']} faces, one core:\n\n"
+            + _table(["what (each including the decoding/detection it needs)", "median per face", "p90"], rows))
+
+
+#: Block name -> renderer of its body from the committed output files.
+GENERATORS: dict[str, Callable[[Path], str]] = {
+    "paper-comparison": paper_comparison,
+    "perf-handcrafted": perf_handcrafted,
+    "fit-speed": fit_speed,
+    "gp-speed": gp_speed,
+    "feature-speed": feature_speed,
+}
+
+
+def render(text: str, root: Path, *, source: str = "README.md") -> tuple[str, list[str]]:
+    """``text`` with every generated block re-rendered, and the names of the blocks that changed.
+
+    Raises
+    ------
+    DataError
+        If a block names no known generator.
+    """
+    changed: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in GENERATORS:
+            raise DataError(f"{source}: unknown generated block {name!r} (known: {', '.join(GENERATORS)})")
+        body = "\n" + GENERATORS[name](root) + "\n"
+        if body != match.group("body"):
+            changed.append(name)
+        return match.group(1) + body + match.group(4)
+
+    return BLOCK.sub(replace, text), changed
+
+
+@one_line_errors
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--readme", type=Path, default=REPO / "README.md")
+    p.add_argument("--check", action="store_true", help="only compare; exit 1 if a block is stale")
+    args = p.parse_args(argv)
+    text = args.readme.read_text(encoding="utf-8")
+    new, changed = render(text, args.readme.resolve().parent, source=str(args.readme))
+    if args.check:
+        if changed:
+            print(f"{args.readme}: stale generated block(s): {', '.join(changed)}; "
+                  "run 'python -m reports.readme'", file=sys.stderr)
+            return 1
+        return 0
+    if changed:
+        atomic_write_text(args.readme, new)
+    print(f"{args.readme}: {len(changed)} block(s) updated" + (f" ({', '.join(changed)})" if changed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
