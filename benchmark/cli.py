@@ -41,6 +41,8 @@ def run_parser() -> argparse.ArgumentParser:
         epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help'.")
     p.add_argument("--protocol", default=ALL,
                    help="5fold, 60-40, all (default), or a folder of split files (train_K.txt/test_K.txt)")
+    p.add_argument("--splits", help="only these splits of the protocol(s), comma-separated: a split name (1) "
+                                    "or protocol/split (5fold/1); default: every split")
     p.add_argument("--data-dir", help=f"dataset root (default: ${ENV_VAR}, else data/SCUT-FBP5500_v2)")
     p.add_argument("--features", help="comma-separated feature extractors (default: all registered)")
     p.add_argument("--predictors", help="comma-separated predictors (default: all registered)")
@@ -104,7 +106,8 @@ def cmd_run(argv: list[str]) -> int:
         out_dir=args.out, cache_dir=args.cache_dir or default_cache_dir(), jobs=args.jobs,
         force=args.force, seed=args.seed, pca_components=args.pca, progress=not args.quiet,
         argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,
-        init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model)
+        init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model,
+        splits=args.splits)
     store = run(config)
     print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
     return 0

@@ -34,7 +34,7 @@ from benchmark.errors import ConfigError, one_line_errors
 from benchmark.feature_cache import FeatureCache, default_cache_dir
 from benchmark.metrics import pearson
 from benchmark.pipeline import DEFAULT_PCA, build_predictor, build_preprocessing, create_extractor
-from benchmark.protocols import Split, load_protocols
+from benchmark.protocols import ALL, Split, load_protocols, select_splits
 from benchmark.provenance import git_commit, machine, now_iso
 from benchmark.registry import UnknownComponentError
 from data.scut import ScutFBP5500, resolve_data_dir
@@ -65,18 +65,6 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         except (ValueError, SyntaxError):
             value = raw
         out.setdefault(predictor, {})[param] = value
-    return out
-
-
-def select_splits(dataset: ScutFBP5500, names: list[str]) -> list[Split]:
-    """The splits named ``protocol/split`` (e.g. ``5fold/1``) of the release."""
-    out = []
-    for item in names:
-        protocol, _, split = item.partition("/")
-        splits = {s.name: s for s in load_protocols(protocol, dataset)[0]}
-        if split not in splits:
-            raise ConfigError(f"--splits: {item!r}: {protocol} has splits {', '.join(splits)}")
-        out.append(splits[split])
     return out
 
 
@@ -134,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     variants += [(" ".join(f"{k}={v!r}" for k, v in params.items()), name, params)
                  for name, params in overrides.items() if name in predictors]
     dataset = ScutFBP5500(resolve_data_dir(args.data_dir))
-    splits = select_splits(dataset, args.splits.split(","))
+    splits = [s for p in select_splits(load_protocols(ALL, dataset), args.splits) for s in p]
     names = sorted({n for s in splits for n in (*s.train, *s.test)}, key={n: i for i, n in
                                                                             enumerate(dataset.names)}.__getitem__)
     row_of = {n: i for i, n in enumerate(names)}

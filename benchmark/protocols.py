@@ -98,3 +98,34 @@ def load_protocols(spec: str, dataset: ScutFBP5500) -> list[list[Split]]:
         return [read_split_folder(path, path.name, known)]
     raise ConfigError(f"unknown protocol {spec!r}. Valid protocols: {', '.join([*OFFICIAL, ALL])}, "
                       "or a path to a folder of split files")
+
+
+def select_splits(protocols: list[list[Split]], spec: str | None) -> list[list[Split]]:
+    """Keep only the splits named in ``spec`` (``--splits``); None keeps every split.
+
+    ``spec`` is comma-separated; each item is a split name (``1``: that split of every chosen
+    protocol that has it) or ``protocol/split`` (``5fold/1``). Protocols left with no split are
+    dropped.
+
+    Raises
+    ------
+    ConfigError
+        If an item matches no split, naming the splits there are.
+    """
+    if spec is None:
+        return protocols
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    if not items:
+        raise ConfigError("--splits: empty; give split names such as 1 or 5fold/1")
+    available = [f"{s.protocol}/{s.name}" for p in protocols for s in p]
+
+    def wanted(split: Split, item: str) -> bool:
+        protocol, sep, name = item.rpartition("/")
+        return split.name == name and (not sep or split.protocol == protocol)
+
+    for item in items:
+        if not any(wanted(s, item) for p in protocols for s in p):
+            raise ConfigError(f"--splits: no split {item!r} in the chosen protocol(s); "
+                              f"there are {', '.join(available)}")
+    kept = [[s for s in p if any(wanted(s, item) for item in items)] for p in protocols]
+    return [p for p in kept if p]

@@ -23,7 +23,7 @@ from benchmark.pipeline import (
     create_extractor,
     jsonable_params,
 )
-from benchmark.protocols import Split, load_protocols
+from benchmark.protocols import Split, load_protocols, select_splits
 from benchmark.provenance import git_commit, machine, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey, write_json
 from data.scut import ScutFBP5500
@@ -67,6 +67,9 @@ class RunConfig:
         Cap on CNN iterations (recorded; for quick checks only).
     save_model : bool
         Save every fitted model (skops pipelines, CNN safetensors) under ``out_dir/models``.
+    splits : str or None
+        ``--splits``: only these splits of the protocol(s) (see
+        :func:`benchmark.protocols.select_splits`); None runs every split.
     """
 
     data_dir: Path
@@ -87,6 +90,7 @@ class RunConfig:
     recipe: str = "paper"
     max_iters: int | None = None
     save_model: bool = False
+    splits: str | None = None
 
 
 @dataclass
@@ -188,6 +192,7 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
             "predictors": config.predictors,
             "cnn": {"models": config.models, "device": config.device, "init": config.init,
                     "recipe": config.recipe, "max_iters": config.max_iters} if config.models else None,
+            "selected_splits": config.splits,
             "pca_components": config.pca_components, "seed": config.seed, "jobs": config.jobs,
             "cache_dir": str(config.cache_dir),
         },
@@ -219,6 +224,7 @@ def run(config: RunConfig) -> ResultStore:
         dataset = ScutFBP5500(config.data_dir)
         protocols = load_protocols(config.protocol, dataset)
         source = ReleaseImages(dataset)
+    protocols = select_splits(protocols, config.splits)
     store = ResultStore(config.out_dir)
     timings: dict[str, float] = {}
     extra: dict[str, Any] = {"timings": timings}

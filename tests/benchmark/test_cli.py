@@ -105,3 +105,21 @@ def test_console_script_is_installed():
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "fbp-benchmark"]
     assert ep.value == "benchmark.cli:main"
+
+
+def test_splits_runs_only_the_named_splits(tmp_path, fake):
+    import csv
+    import json
+
+    code, out = run_cli(tmp_path, fake, "--protocol", "all", "--splits", "2,60-40/1")
+    assert code == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert sorted((r["protocol"], r["split"]) for r in rows) == [("5fold", "2"), ("60-40", "1")]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["selected_splits"] == "2,60-40/1"
+    assert [s["split"] for s in manifest["config"]["splits"]["5fold"]] == ["2"]
+
+
+def test_unknown_split(tmp_path, fake, capsys):
+    code, out = run_cli(tmp_path, fake, "--protocol", "5fold", "--splits", "60-40/1")
+    assert_one_line_error(capsys, code, out, "--splits: no split '60-40/1'", "5fold/1, 5fold/2")

@@ -46,4 +46,4 @@ def test_fit_speed_unknown_split(tmp_path, capsys):
     root = make_fake_scut(tmp_path / "data", n_per_subset=5)
     assert fit_speed.main(["--data-dir", str(root), "--features", "geom86", "--predictors", "lr",
                            "--splits", "5fold/9"]) == 1
-    assert "'5fold/9': 5fold has splits 1, 2, 3, 4, 5" in capsys.readouterr().err
+    assert "no split '5fold/9' in the chosen protocol(s); there are 5fold/1, " in capsys.readouterr().err

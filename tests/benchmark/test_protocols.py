@@ -66,3 +66,18 @@ def test_unknown_protocol(tmp_path):
     ds = ScutFBP5500(make_fake_scut(tmp_path / "d"))
     with pytest.raises(ConfigError, match="unknown protocol '10fold'"):
         load_protocols("10fold", ds)
+
+
+def test_select_splits(tmp_path):
+    from benchmark.protocols import select_splits
+
+    ds = ScutFBP5500(make_fake_scut(tmp_path / "d", n_per_subset=5))
+    both = load_protocols("all", ds)
+    assert select_splits(both, None) is both
+    assert [[(s.protocol, s.name) for s in p] for p in select_splits(both, "1")] == [[("5fold", "1")],
+                                                                                   [("60-40", "1")]]
+    assert [[(s.protocol, s.name) for s in p] for p in select_splits(both, "5fold/3, 5fold/1")] == [
+        [("5fold", "1"), ("5fold", "3")]]
+    for bad in ("6", "60-40/2", " , "):
+        with pytest.raises(ConfigError, match="--splits"):
+            select_splits(both, bad)
