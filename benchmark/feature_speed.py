@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmark.atomic import atomic_write_text
-from benchmark.provenance import git_commit, machine, now_iso
+from benchmark.provenance import dlib_build, git_commit, machine, now_iso
 from data.scut import ScutFBP5500, resolve_data_dir
 from features import FEATURES
 from features.face import FaceContext
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         atomic_write_text(args.json, json.dumps({
             "command": "python -m benchmark.feature_speed " + " ".join(argv or sys.argv[1:]), "date": now_iso(),
-            "git_commit": git_commit(), "machine": machine(), "n_faces": len(records), "rows": rows}, indent=1) + "\n")
+            "git_commit": git_commit(), "machine": machine(), "dlib": dlib_build(),
+            "n_faces": len(records), "rows": rows}, indent=1) + "\n")
     return 0
 
 

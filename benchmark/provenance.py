@@ -48,6 +48,20 @@ def machine() -> dict[str, object]:
             "processor": platform.processor(), "cpu_count": os.cpu_count(), "memory_gib": mem_gib}
 
 
+def dlib_build() -> dict[str, object] | None:
+    """The installed dlib's version and build options (BLAS, LAPACK, AVX); None without dlib.
+
+    dlib's descriptor network runs several times faster when dlib is built with BLAS (the
+    ``dlib-bin`` wheel is not), so speed figures record which build produced them.
+    """
+    try:
+        import dlib
+    except ImportError:
+        return None
+    return {"version": dlib.__version__, "blas": bool(dlib.DLIB_USE_BLAS),
+            "lapack": bool(dlib.DLIB_USE_LAPACK), "avx": bool(dlib.USE_AVX_INSTRUCTIONS)}
+
+
 def now_iso() -> str:
     """Current UTC time, ISO 8601, seconds."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
