@@ -20,6 +20,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,10 @@ def _machine(m: dict[str, Any]) -> str:
 
 
 def _provenance(report: dict[str, Any]) -> str:
+    dlib = report.get("dlib")
+    build = f", dlib {dlib['version']} {'with' if dlib['blas'] else 'without'} BLAS" if dlib else ""
     return (f"`{report['command']}` (commit `{report['git_commit'][:10]}`, {report['date'][:10]}, "
-            f"{_machine(report['machine'])})")
+            f"{_machine(report['machine'])}{build})")
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -68,9 +71,9 @@ def paper_comparison(root: Path) -> str:
     return f"From `{path.relative_to(root)}` ({provenance.group(1)}):\n\n" + "\n".join(table) + "\n"
 
 
-def perf_handcrafted(root: Path) -> str:
-    """Cold and warm wall time and peak RSS of ``reports/perf/handcrafted.json``."""
-    report = _read_json(root / "reports/perf/handcrafted.json")
+def perf_handcrafted(root: Path, name: str = "handcrafted.json") -> str:
+    """Cold and warm wall time and peak RSS of ``reports/perf/<name>``."""
+    report = _read_json(root / "reports/perf" / name)
     what = {"cold": "empty feature cache: 6 extractors x 5500 images, then 144 fits",
             "warm": "features from the cache, all 144 fits redone (`--force`)"}
     target = {"cold": "<= 300 s, <= 4 GB", "warm": "<= 60 s, <= 4 GB"}
@@ -105,9 +108,9 @@ def gp_speed(root: Path) -> str:
             + _table(["feature", "variant", "fit time", "PC", "MAE", "RMSE"], rows))
 
 
-def feature_speed(root: Path) -> str:
-    """Rows of ``reports/perf/feature_speed.json``."""
-    report = _read_json(root / "reports/perf/feature_speed.json")
+def feature_speed(root: Path, name: str = "feature_speed.json") -> str:
+    """Rows of ``reports/perf/<name>``."""
+    report = _read_json(root / "reports/perf" / name)
     rows = [[r["what"], f"{r['median_ms']:.1f} ms", f"{r['p90_ms']:.1f} ms"] for r in report["rows"]]
     return (_provenance(report) + f", {report['n_faces']} faces, one core:\n\n"
             + _table(["what (each including the decoding/detection it needs)", "median per face", "p90"], rows))
@@ -117,9 +120,11 @@ def feature_speed(root: Path) -> str:
 GENERATORS: dict[str, Callable[[Path], str]] = {
     "paper-comparison": paper_comparison,
     "perf-handcrafted": perf_handcrafted,
+    "perf-handcrafted-dlib-blas": partial(perf_handcrafted, name="handcrafted_dlib_blas.json"),
     "fit-speed": fit_speed,
     "gp-speed": gp_speed,
     "feature-speed": feature_speed,
+    "feature-speed-dlib-blas": partial(feature_speed, name="feature_speed_dlib_blas.json"),
 }
 
 

@@ -59,3 +59,16 @@ def test_unknown_block_and_missing_file_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.endswith("gp_speed.json: not found; run the command that writes it (see README.md)")
     assert "\n" not in err
+
+
+def test_speed_figures_name_the_dlib_build(tmp_path):
+    path = tmp_path / "reports/perf/feature_speed_dlib_blas.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "command": "python -m benchmark.feature_speed --n 5", "date": "2026-11-27T04:00:00+00:00",
+        "git_commit": "fedcba9876543210", "machine": MACHINE, "n_faces": 5,
+        "dlib": {"version": "20.0.0", "blas": True, "lapack": True, "avx": True},
+        "rows": [{"what": "dlib-embed", "median_ms": 57.14, "p90_ms": 65.0}]}))
+    text, _ = readme.render("<!-- generated: feature-speed-dlib-blas -->\n<!-- end generated -->\n", tmp_path)
+    assert "23.5 GiB, dlib 20.0.0 with BLAS), 5 faces, one core:" in text
+    assert "| dlib-embed | 57.1 ms | 65.0 ms |" in text
