@@ -14,7 +14,7 @@ from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.feature_cache import default_cache_dir
 from benchmark.pipeline import DEFAULT_PCA
 from benchmark.protocols import ALL, OFFICIAL
-from benchmark.registry import Registry, UnknownComponentError
+from benchmark.registry import Registry
 from data.scut import ENV_VAR, resolve_data_dir
 from features import FEATURES
 from models import PREDICTORS
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             return _dispatch(argv[0], argv[1:])
         return cmd_run(argv)
-    except (BenchmarkError, UnknownComponentError) as err:
+    except BenchmarkError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

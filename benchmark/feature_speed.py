@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmark.atomic import atomic_write_text
-from benchmark.provenance import dlib_build, git_commit, machine, now_iso
+from benchmark.provenance import dlib_build, measurement
 from data.scut import ScutFBP5500, resolve_data_dir
 from features import FEATURES
 from features.face import FaceContext
@@ -53,10 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{name:<32} median {row['median_ms']:7.1f} ms  p90 {row['p90_ms']:7.1f} ms  (n={len(ms)})", flush=True)
     if args.json:
-        atomic_write_text(args.json, json.dumps({
-            "command": "python -m benchmark.feature_speed " + " ".join(argv or sys.argv[1:]), "date": now_iso(),
-            "git_commit": git_commit(), "machine": machine(), "dlib": dlib_build(),
-            "n_faces": len(records), "rows": rows}, indent=1) + "\n")
+        report = {**measurement("benchmark.feature_speed", argv), "dlib": dlib_build(), "n_faces": len(records),
+                  "rows": rows}
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
 

@@ -35,8 +35,7 @@ from benchmark.feature_cache import FeatureCache, default_cache_dir
 from benchmark.metrics import pearson
 from benchmark.pipeline import DEFAULT_PCA, build_predictor, build_preprocessing, create_extractor
 from benchmark.protocols import ALL, Split, load_protocols, select_splits
-from benchmark.provenance import git_commit, machine, now_iso
-from benchmark.registry import UnknownComponentError
+from benchmark.provenance import measurement
 from data.scut import ScutFBP5500, resolve_data_dir
 from features import FEATURES
 from models import PREDICTORS
@@ -110,14 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     features = args.features.split(",")
     predictors = args.predictors.split(",")
-    try:  # an unknown name: one line listing the registered ones
-        for name in features:
-            FEATURES.get(name)
-        for name in predictors:
-            PREDICTORS.get(name)
-        overrides = parse_overrides(args.set)
-    except UnknownComponentError as err:
-        raise ConfigError(str(err)) from None
+    for name in features:  # an unknown name: one line listing the registered ones
+        FEATURES.get(name)
+    for name in predictors:
+        PREDICTORS.get(name)
+    overrides = parse_overrides(args.set)
     variants = [("default", name, {}) for name in predictors]
     variants += [(" ".join(f"{k}={v!r}" for k, v in params.items()), name, params)
                  for name, params in overrides.items() if name in predictors]
@@ -150,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  preprocessing: {sum(r['seconds'] for r in preprocess):.1f} s")
     if args.json:
         atomic_write_text(args.json, json.dumps({
-            "command": "python -m benchmark.fit_speed " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": now_iso(), "git_commit": git_commit(), "machine": machine(), "threads": 1,
+            **measurement("benchmark.fit_speed", argv), "threads": 1,
             "totals": totals, "preprocessing": preprocess, "rows": rows}, indent=1) + "\n")
     return 0
 

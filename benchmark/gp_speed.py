@@ -21,7 +21,7 @@ from benchmark.feature_cache import FeatureCache, default_cache_dir
 from benchmark.metrics import score_all
 from benchmark.pipeline import DEFAULT_PCA, build_model, create_extractor
 from benchmark.protocols import load_protocols
-from benchmark.provenance import git_commit, machine, now_iso
+from benchmark.provenance import measurement
 from data.scut import ScutFBP5500, resolve_data_dir
 
 
@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"RMSE {m['rmse']:.4f}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {"command": "python -m benchmark.gp_speed " + " ".join(argv or sys.argv[1:]), "date": now_iso(),
-                  "git_commit": git_commit(), "machine": machine(), "split": f"5fold/{args.split}",
+        report = {**measurement("benchmark.gp_speed", argv), "split": f"5fold/{args.split}",
                   "n_train": len(split.train), "rows": rows}
         atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0

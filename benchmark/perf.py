@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from benchmark.atomic import atomic_write_text
-from benchmark.provenance import dlib_build, git_commit, machine, now_iso
+from benchmark.provenance import dlib_build, measurement
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             runs["warm"].append(timed_run([*base, "--force"]))
     summary = {k: {m: statistics.median(r[m] for r in v) for m in ("wall_s", "peak_rss_mib")}
                for k, v in runs.items() if v}
-    report = {"command": "python -m benchmark.perf " + " ".join(argv or sys.argv[1:]), "date": now_iso(),
-              "git_commit": git_commit(), "machine": machine(), "dlib": dlib_build(), "runs": runs, "median": summary}
+    report = {**measurement("benchmark.perf", argv), "dlib": dlib_build(), "runs": runs, "median": summary}
     for kind in summary:
         print(f"{kind}: wall {summary[kind]['wall_s']:.1f} s, peak RSS {summary[kind]['peak_rss_mib']:.0f} MiB "
               f"(median of {args.repeats})")

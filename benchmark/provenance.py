@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import platform
 import subprocess
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -65,3 +66,14 @@ def dlib_build() -> dict[str, object] | None:
 def now_iso() -> str:
     """Current UTC time, ISO 8601, seconds."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def measurement(module: str, argv: list[str] | None) -> dict[str, object]:
+    """Header of a measurement command's JSON output: its command line, date, git commit, machine.
+
+    ``module`` is the command's module (``benchmark.perf``); ``argv`` its arguments (None: the
+    process's own).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    return {"command": " ".join(["python -m", module, *args]), "date": now_iso(), "git_commit": git_commit(),
+            "machine": machine()}

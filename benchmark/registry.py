@@ -18,11 +18,16 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
+from benchmark.errors import ConfigError
+
 T = TypeVar("T")
 
 
-class UnknownComponentError(KeyError):
-    """Raised for a name that is not registered; the message lists the valid names."""
+class UnknownComponentError(ConfigError, KeyError):
+    """Raised for a name that is not registered; the message lists the valid names.
+
+    A :class:`~benchmark.errors.ConfigError`, so every command reports it as one line.
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

@@ -132,8 +132,8 @@ def solve_spd(K: np.ndarray, b: np.ndarray, tol: float = 1e-10, max_steps: int =
     if single:
         try:
             factor = cho_factor(K.astype(np.float32), lower=True, overwrite_a=True, check_finite=False)
-        except LinAlgError:
-            factor = None
+        except LinAlgError:  # not positive definite in float32: the float64 path below
+            pass
     if factor is not None and np.isfinite(factor[0].diagonal()).all():
         x = np.zeros_like(b, dtype=np.float64)
         residual = np.array(b, dtype=np.float64)
