@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmark.errors import BenchmarkError, ConfigError
 from benchmark.feature_cache import default_cache_dir
 from benchmark.pipeline import DEFAULT_PCA
-from benchmark.protocols import ALL, OFFICIAL
+from benchmark.protocols import ALL, ALL_PROTOCOLS, PROTOCOLS
 from benchmark.registry import Registry
 from data.scut import ENV_VAR, resolve_data_dir
 from features import FEATURES
@@ -40,7 +40,8 @@ def run_parser() -> argparse.ArgumentParser:
         description="Facial beauty prediction benchmark on SCUT-FBP5500 (Liang et al., ICPR 2018).",
         epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help'.")
     p.add_argument("--protocol", default=ALL,
-                   help="5fold, 60-40, all (default), or a folder of split files (train_K.txt/test_K.txt)")
+                   help="5fold, 60-40, all (default: 5fold and 60-40), 10fold (not an official split), or a folder "
+                        "of split files (train_K.txt/test_K.txt)")
     p.add_argument("--splits", help="only these splits of the protocol(s), comma-separated: a split name (1) "
                                     "or protocol/split (5fold/1); default: every split")
     p.add_argument("--data-dir", help=f"dataset root (default: ${ENV_VAR}, else data/SCUT-FBP5500_v2)")
@@ -83,8 +84,8 @@ def list_components() -> str:
     lines.append("models (CNNs):")
     lines += [f"  {n:<12} {CNNS.describe(n)}" for n in CNNS.list()]
     lines.append("protocols:")
-    lines += [f"  {n:<12} {d}" for n, d in OFFICIAL.items()]
-    lines.append(f"  {ALL:<12} both official protocols")
+    lines += [f"  {n:<12} {p.description}" for n, p in PROTOCOLS.items()]
+    lines.append(f"  {ALL:<12} the paper's official protocols ({', '.join(ALL_PROTOCOLS)}; not 10fold)")
     lines.append(f"  {'PATH':<12} a folder of split files in the official format (custom protocol)")
     return "\n".join(lines)
 

@@ -23,7 +23,7 @@ from benchmark.pipeline import (
     create_extractor,
     jsonable_params,
 )
-from benchmark.protocols import Split, load_protocols, select_splits
+from benchmark.protocols import Split, load_protocols, protocol_manifest, select_splits, write_generated_splits
 from benchmark.provenance import git_commit, machine, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey, write_json
 from data.scut import ScutFBP5500
@@ -192,6 +192,7 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
             "predictors": config.predictors,
             "cnn": {"models": config.models, "device": config.device, "init": config.init,
                     "recipe": config.recipe, "max_iters": config.max_iters} if config.models else None,
+            "protocols": {p[0].protocol: protocol_manifest(p[0].protocol) for p in protocols},
             "selected_splits": config.splits,
             "pca_components": config.pca_components, "seed": config.seed, "jobs": config.jobs,
             "cache_dir": str(config.cache_dir),
@@ -224,6 +225,7 @@ def run(config: RunConfig) -> ResultStore:
         dataset = ScutFBP5500(config.data_dir)
         protocols = load_protocols(config.protocol, dataset)
         source = ReleaseImages(dataset)
+    every_split = protocols
     protocols = select_splits(protocols, config.splits)
     store = ResultStore(config.out_dir)
     timings: dict[str, float] = {}
@@ -243,6 +245,7 @@ def run(config: RunConfig) -> ResultStore:
                 recipe=config.recipe, seed=config.seed, force=config.force, max_iters=config.max_iters,
                 save_model=config.save_model, commit=commit, progress=config.progress)
             timings["cnn_s"] = round(time.perf_counter() - t0, 2)
+    write_generated_splits(config.out_dir, every_split, dataset.labels)
     store.write_csv()
     render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}")
     write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",

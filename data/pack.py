@@ -46,7 +46,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from benchmark.errors import ConfigError, DataError, one_line_errors
-from benchmark.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR, Split, read_split_folder
+from benchmark.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR, TEN_FOLD, Split, read_split_folder, ten_fold_splits
 from data.images import load_rgb
 from data.scut import ScutFBP5500, read_score_file, resolve_data_dir
 
@@ -346,15 +346,17 @@ class PackedDataset:
         return str(self.manifest["source_fingerprint"])
 
     def protocols(self, spec: str) -> list[list[Split]]:
-        """Splits of ``spec`` (``5fold``, ``60-40`` or ``all``) from the pack's split files.
+        """Splits of ``spec`` (``5fold``, ``60-40`` or ``all``) from the pack's split files; ``10fold`` from its labels.
 
         Same result as :func:`benchmark.protocols.load_protocols` on the release.
         """
         if spec == "all":
             return [self.protocols(p)[0] for p in self.manifest.get("protocols", PROTOCOL_DIRS)]
+        if spec == TEN_FOLD:
+            return [ten_fold_splits(self.labels)]
         if spec not in PROTOCOL_DIRS:
             raise ConfigError(f"unknown protocol {spec!r} for a pack. Valid protocols: "
-                              f"{', '.join([*PROTOCOL_DIRS, 'all'])}")
+                              f"{', '.join([*PROTOCOL_DIRS, TEN_FOLD, 'all'])}")
         if spec not in self.manifest.get("protocols", PROTOCOL_DIRS):
             raise DataError(f"{self.root}: this subset pack has no complete {spec} split files")
         return [read_split_folder(self.root / PROTOCOL_DIRS[spec][1], spec, set(self.labels))]

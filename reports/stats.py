@@ -440,7 +440,7 @@ def render_uncertainty(pooled: pd.DataFrame, tables_dir: Path, provenance: str =
         frame = uncertainty_frame(pooled, protocol, n_resamples=n_resamples, seed=seed)
         table = uncertainty_table(frame, protocol)
         title = f"SCUT-FBP5500, {tables.protocol_title(protocol)}: 95% confidence intervals and paired tests"
-        notes = method_notes(n_resamples, seed)
+        notes = tables.protocol_notes(protocol) + method_notes(n_resamples, seed)
         best = frame.index[frame["verdict"] == BEST]
         if len(best):
             notes.insert(0, f"Best row (highest pooled PC): {best[0]}.")

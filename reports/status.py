@@ -108,8 +108,9 @@ def comparison_frame(results: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per (protocol, pairing) the paper reports, in display order, with columns
         ``protocol``, ``pairing``, ``feature``, ``predictor``, ``n_splits``, ``<metric>``, ``paper_<metric>``,
-        ``delta_<metric>`` for PC, MAE and RMSE (ours = mean over the splits), ``status`` and
-        ``note`` (the paper entry's caveat, if any).
+        ``delta_<metric>`` for PC, MAE and RMSE (ours = mean over the splits), ``status``,
+        ``note`` (the paper entry's caveat, if any) and ``protocol_note`` (why the entry is
+        compared with this protocol).
     """
     frame = tables.normalise_results(results)
     rows = []
@@ -129,11 +130,12 @@ def comparison_frame(results: pd.DataFrame) -> pd.DataFrame:
                 row[f"delta_{metric}"] = ours - entry.metric(metric)
             row["status"] = status_label(row["pc"], entry.pc)
             row["note"] = entry.note
+            row["protocol_note"] = entry.protocol_note
             rows.append(row)
     columns = ["protocol", "pairing", "feature", "predictor", "n_splits"]
     for metric in tables.METRICS:
         columns += [metric, f"paper_{metric}", f"delta_{metric}"]
-    return pd.DataFrame(rows, columns=columns + ["status", "note"])
+    return pd.DataFrame(rows, columns=columns + ["status", "note", "protocol_note"])
 
 
 def comparison_table(comparison: pd.DataFrame, protocol: str) -> tables.Table:
@@ -154,9 +156,12 @@ def comparison_table(comparison: pd.DataFrame, protocol: str) -> tables.Table:
 def comparison_notes(comparison: pd.DataFrame) -> list[str]:
     """Notes under a comparison table: status rule, Δ, citation and the paper entries' caveats."""
     notes = [STATUS_NOTE, tables.DELTA_AVERAGE_NOTE, f"Paper values: {paper.SHORT_CITATION}."]
-    if (comparison["predictor"] != "cnn").any() and not paper.HANDCRAFTED_PROTOCOL_CONFIRMED:
-        notes.append(paper.HANDCRAFTED_PROTOCOL_NOTE)
-    return notes + [n for n in dict.fromkeys(comparison["note"]) if n]
+    for protocol in dict.fromkeys(comparison["protocol"]):
+        notes += tables.protocol_notes(protocol)
+    handcrafted = comparison["predictor"] != "cnn"
+    if handcrafted.any() and not (comparison["feature"] == "geom86").any():
+        notes.append(paper.missing_geometric_note())
+    return notes + [n for n in dict.fromkeys([*comparison["protocol_note"], *comparison["note"]]) if n]
 
 
 def render_comparison(results: pd.DataFrame, tables_dir: Path, provenance: str = "") -> list[Path]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data.scut import SUBSETS, subset_of
-from reports import tables
+from reports import paper, tables
 from reports.stats import batch_metrics, row_order
 
 SUBSET_NAMES = {"AF": "Asian female", "AM": "Asian male", "CF": "Caucasian female", "CM": "Caucasian male"}
@@ -81,6 +81,45 @@ def subset_tables(metrics: pd.DataFrame, protocol: str) -> list[tables.Table]:
     return panels
 
 
+def with_paper_rows(panels: list[tables.Table], metrics: pd.DataFrame,
+                    protocol: str) -> tuple[list[tables.Table], list[str]]:
+    """Add the paper's per-subset PC (:data:`reports.paper.SUBSET_ENTRIES`) to the PC panel.
+
+    For each pairing of ``protocol`` the paper reports by subset, two rows follow the PC panel's
+    rows: ``<pairing>: paper`` (the values as printed) and ``<pairing>: Δ`` (ours - paper).
+
+    Returns
+    -------
+    panels : list of Table
+    notes : list of str
+        The notes these rows need (empty when none was added).
+    """
+    sub = metrics[(metrics["protocol"] == protocol) & metrics["subset"].isin(SUBSETS)]
+    pc_panel = panels[0]
+    cells, bold = pc_panel.cells.copy(), pc_panel.bold.copy()
+    notes: list[str] = []
+    for entry in paper.SUBSET_ENTRIES:
+        label = tables.pairing_label("handcrafted", entry.feature, entry.predictor)
+        if entry.protocol != protocol or label not in cells.index:
+            continue
+        ours = sub[sub["pairing"] == label].set_index("subset")["pc"]
+        reported = {c: format(entry.pc[c], "g") if c in entry.pc else "" for c in cells.columns}
+        delta = {c: tables.format_delta(float(ours[c]) - entry.pc[c]) if c in entry.pc and c in ours else ""
+                 for c in cells.columns}
+        for suffix, row in (("paper", reported), ("Δ", delta)):
+            cells.loc[f"{label}: {suffix}"] = [row[c] for c in cells.columns]
+            bold.loc[f"{label}: {suffix}"] = False
+        notes.append(f"{label}: paper = the PC by subset of {paper.SHORT_CITATION}, {entry.source}, as printed; "
+                     "Δ = ours - paper. The paper's per-subset MAE and RMSE are not filled in.")
+        row_entry = paper.paper_entry(protocol, entry.feature, entry.predictor)
+        if row_entry is not None and row_entry.protocol_note:
+            notes.append(row_entry.protocol_note)
+    if not notes:
+        return panels, []
+    first = tables.Table(cells=cells, bold=bold.astype(bool), title=pc_panel.title, index_label=pc_panel.index_label)
+    return [first, *panels[1:]], notes
+
+
 def render_subset_tables(pooled: pd.DataFrame, tables_dir: Path, provenance: str = "") -> list[Path]:
     """Write ``subsets-<protocol>.md`` and ``.tex`` for every protocol of ``pooled``.
 
@@ -92,10 +131,10 @@ def render_subset_tables(pooled: pd.DataFrame, tables_dir: Path, provenance: str
     metrics = subset_metrics(pooled)
     written = []
     for protocol in tables.protocol_order(metrics["protocol"]):
-        panels = subset_tables(metrics, protocol)
+        panels, paper_notes = with_paper_rows(subset_tables(metrics, protocol), metrics, protocol)
         counts = metrics[metrics["protocol"] == protocol].groupby("subset")["n"].max()
-        notes = [*NOTES, "Test images per subset (largest over rows): "
-                 + ", ".join(f"{c} {int(counts.get(c, 0))}" for c in (*SUBSETS, ALL)) + "."]
+        notes = [*tables.protocol_notes(protocol), *NOTES, "Test images per subset (largest over rows): "
+                 + ", ".join(f"{c} {int(counts.get(c, 0))}" for c in (*SUBSETS, ALL)) + ".", *paper_notes]
         title = f"SCUT-FBP5500, {tables.protocol_title(protocol)}: PC, MAE and RMSE per subset"
         written += tables.write_table_pair(tables_dir, f"subsets-{tables.file_stem(protocol)}", panels,
                                            title=title, provenance=provenance, notes=notes)

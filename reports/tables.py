@@ -36,6 +36,7 @@ import pandas as pd
 
 from benchmark.atomic import atomic_write_text
 from benchmark.metrics import HIGHER_IS_BETTER
+from benchmark.protocols import PROTOCOLS, SPLITS_DIR, TEN_FOLD_METHOD
 from reports import paper
 
 REQUIRED_COLUMNS = ("track", "feature", "predictor", "protocol", "split", "pc", "mae", "rmse")
@@ -46,12 +47,10 @@ DECIMALS = 4
 
 TRACK_ORDER = {"handcrafted": 0, "cnn": 1}
 PREDICTOR_ORDER = {"lr": 0, "gr": 1, "svr": 2, "xgb": 3, "cnn": 4}
-PROTOCOL_ORDER = {"5fold": 0, "60-40": 1}
+#: Named protocols first, in the order of :data:`benchmark.protocols.PROTOCOLS` (5fold, 60-40, 10fold).
+PROTOCOL_ORDER = {name: i for i, name in enumerate(PROTOCOLS)}
 #: Protocol titles; split sizes are added from the data only (see :func:`protocol_title`).
-PROTOCOL_TITLES = {
-    "5fold": "5-fold cross-validation",
-    "60-40": "60/40 split",
-}
+PROTOCOL_TITLES = {name: p.title for name, p in PROTOCOLS.items()}
 #: Optional result columns holding the train and test set sizes of a split.
 SIZE_COLUMNS = ("n_train", "n_test")
 
@@ -217,8 +216,19 @@ def split_order(splits: Iterable[str]) -> list[str]:
     return unique
 
 
+def protocol_notes(protocol: str) -> list[str]:
+    """Notes every table of ``protocol`` carries: for a protocol that is not an official split
+    (``10fold``), what it is and where its split files are."""
+    info = PROTOCOLS.get(protocol)
+    if info is None or not info.generated:
+        return []
+    return [f"{protocol} is not an official split of SCUT-FBP5500: {TEN_FOLD_METHOD}. The run wrote its "
+            f"split files to {SPLITS_DIR}/{protocol}/ in its output folder; rerun exactly those splits with "
+            f"--protocol OUT/{SPLITS_DIR}/{protocol}."]
+
+
 def protocol_order(protocols: Iterable[str]) -> list[str]:
-    """Official protocols first (``5fold``, ``60-40``), then custom ones alphabetically."""
+    """Named protocols first (``5fold``, ``60-40``, ``10fold``), then custom ones alphabetically."""
     return sorted(set(protocols), key=lambda p: (PROTOCOL_ORDER.get(p, len(PROTOCOL_ORDER)), p))
 
 
@@ -365,9 +375,7 @@ def _paper_notes(matched: dict[str, paper.PaperEntry], delta_note: str, *extra: 
     sources = list(dict.fromkeys(e.source for e in entries))
     notes = [delta_note, STATUS_NOTE, *extra,
              f"Paper values: {paper.SHORT_CITATION}, " + "; ".join(sources) + "."]
-    handcrafted = any(e.predictor != "cnn" for e in entries)
-    if handcrafted and not paper.HANDCRAFTED_PROTOCOL_CONFIRMED:
-        notes.append(paper.HANDCRAFTED_PROTOCOL_NOTE)
+    notes.extend(dict.fromkeys(e.protocol_note for e in entries if e.protocol_note))
     notes.extend(dict.fromkeys(e.note for e in entries if e.note))
     return notes
 
@@ -615,6 +623,7 @@ def render_protocol(frame: pd.DataFrame, protocol: str, provenance: str = "",
         table, notes = single_split_table(sub, protocol)
         panels = [table]
         caption = f"{title}: PC, MAE and RMSE."
+    notes = protocol_notes(protocol) + notes
     markdown = render_markdown_document(panels, title=title, provenance=provenance, notes=notes)
     latex = render_latex_table(panels, caption=caption, label=f"tab:scut-{protocol}",
                                provenance=provenance, notes=notes, fit_width=fit_width)

@@ -33,8 +33,12 @@ def assert_one_line_error(capsys, code, out, *fragments):
 def test_list(capsys):
     assert main(["--list"]) == 0
     text = capsys.readouterr().out
-    for name in ("geom86", "gabor-kp", "dlib-embed", "svr", "xgb", "5fold", "60-40"):
+    for name in ("geom86", "gabor-kp", "dlib-embed", "svr", "xgb", "5fold", "60-40", "10fold"):
         assert name in text
+    (ten,) = [line for line in text.splitlines() if line.strip().startswith("10fold")]
+    assert "not an official split" in ten and "seed" in ten
+    (every,) = [line for line in text.splitlines() if line.strip().startswith("all ")]
+    assert "not 10fold" in every
 
 
 def test_success(tmp_path, fake, capsys):
@@ -123,3 +127,43 @@ def test_splits_runs_only_the_named_splits(tmp_path, fake):
 def test_unknown_split(tmp_path, fake, capsys):
     code, out = run_cli(tmp_path, fake, "--protocol", "5fold", "--splits", "60-40/1")
     assert_one_line_error(capsys, code, out, "--splits: no split '60-40/1'", "5fold/1, 5fold/2")
+
+
+def test_ten_fold_run_writes_its_splits_and_reruns_them(tmp_path, fake):
+    import csv
+    import json
+
+    code, out = run_cli(tmp_path, fake, "--protocol", "10fold")
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    info = manifest["config"]["protocols"]["10fold"]
+    assert info["official"] is False and info["seed"] == 0 and info["split_files"] == "splits/10fold"
+    assert [s["n_test"] for s in manifest["config"]["splits"]["10fold"]] == [2] * 10
+    md = (out / "tables" / "10fold.md").read_text()
+    assert "# SCUT-FBP5500, 10-fold cross-validation (not an official split)" in md
+    assert "10fold is not an official split of SCUT-FBP5500" in md
+    assert "not an official split" in (out / "tables" / "index.md").read_text()
+    splits = out / "splits" / "10fold"
+    assert len(list(splits.glob("t*_*.txt"))) == 20
+    again = tmp_path / "again"
+    code = main(["--data-dir", str(fake), "--out", str(again), "--cache-dir", str(tmp_path / "cache"),
+                 "--features", "test-pixels", "--predictors", "lr", "--quiet", "--protocol", str(splits)])
+    assert code == 0
+
+    def metrics(folder):
+        return [(r["protocol"], r["split"], r["pc"], r["mae"], r["rmse"])
+                for r in csv.DictReader((folder / "results.csv").open())]
+
+    assert metrics(again) == metrics(out) and metrics(out)[0][0] == "10fold"
+
+
+def test_gitignore_covers_split_files():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for path in ("reports/reference/splits/10fold/train_1.txt", "reports/latest/splits/10fold/test_1.txt"):
+        result = subprocess.run(["git", "check-ignore", "-q", path], cwd=root, check=False)
+        if result.returncode == 128:
+            pytest.skip("not a git checkout")
+        assert result.returncode == 0, f"{path} is not git-ignored (split files hold the labels)"

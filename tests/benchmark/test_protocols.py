@@ -1,8 +1,18 @@
+import warnings
+from collections import Counter
+
 import pytest
 
 from benchmark.errors import ConfigError, DataError
-from benchmark.protocols import load_protocols, read_split_folder
-from data.scut import ScutFBP5500
+from benchmark.protocols import (
+    PROTOCOLS,
+    load_protocols,
+    read_split_folder,
+    ten_fold_splits,
+    write_generated_splits,
+    write_split_folder,
+)
+from data.scut import ScutFBP5500, subset_of
 from tests.synthetic import make_fake_scut
 
 
@@ -64,8 +74,8 @@ def test_custom_folder_overlap_and_unknown_images(tmp_path):
 
 def test_unknown_protocol(tmp_path):
     ds = ScutFBP5500(make_fake_scut(tmp_path / "d"))
-    with pytest.raises(ConfigError, match="unknown protocol '10fold'"):
-        load_protocols("10fold", ds)
+    with pytest.raises(ConfigError, match="unknown protocol '7fold'.*10fold"):
+        load_protocols("7fold", ds)
 
 
 def test_select_splits(tmp_path):
@@ -81,3 +91,81 @@ def test_select_splits(tmp_path):
     for bad in ("6", "60-40/2", " , "):
         with pytest.raises(ConfigError, match="--splits"):
             select_splits(both, bad)
+
+
+# --------------------------------------------------------------------------- 10fold (not an official split)
+
+
+def _check_partition(folds, names):
+    assert [s.name for s in folds] == [str(k) for k in range(1, 11)]
+    assert sorted(n for s in folds for n in s.test) == sorted(names)  # test folds partition the images
+    for s in folds:
+        assert not set(s.train) & set(s.test) and set(s.train) | set(s.test) == set(names)
+
+
+def test_real_ten_fold_is_balanced(scut):
+    (folds,) = load_protocols("10fold", scut)
+    _check_partition(folds, scut.names)
+    for s in folds:
+        assert (len(s.train), len(s.test)) == (4950, 550)
+        assert Counter(subset_of(n) for n in s.test) == {"AF": 200, "AM": 200, "CF": 75, "CM": 75}
+
+
+def test_ten_fold_stratified_deterministic_and_order_free(tmp_path):
+    ds = ScutFBP5500(make_fake_scut(tmp_path / "d", n_per_subset=50))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "least populated class" warning from StratifiedKFold
+        (folds,) = load_protocols("10fold", ds)
+    _check_partition(folds, ds.names)
+    assert all(s.protocol == "10fold" for s in folds)
+    for s in folds:
+        assert len(s.test) == 20 and Counter(subset_of(n) for n in s.test) == dict.fromkeys(("AF", "AM", "CF", "CM"), 5)
+    # 5 score bins of 10 images per subset: each fold's test part holds one image of each bin of each subset.
+    for subset in ("AF", "CM"):
+        ranked = sorted((n for n in ds.names if n.startswith(subset)), key=lambda n: (ds.labels[n], n))
+        bins = {n: i // 10 for i, n in enumerate(ranked)}
+        for s in folds:
+            assert sorted(bins[n] for n in s.test if n.startswith(subset)) == [0, 1, 2, 3, 4]
+    shuffled = dict(reversed(list(ds.labels.items())))
+    assert ten_fold_splits(shuffled) == folds  # the label file's line order does not matter
+    assert ten_fold_splits(ds.labels, seed=1) != folds
+
+
+def test_ten_fold_tiny_dataset_and_too_small(tmp_path):
+    ds = ScutFBP5500(make_fake_scut(tmp_path / "d", n_per_subset=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (folds,) = load_protocols("10fold", ds)
+    _check_partition(folds, ds.names)
+    assert all(len(s.test) == 2 for s in folds)
+    with pytest.raises(DataError, match="10fold: the dataset has 8 labelled image"):
+        ten_fold_splits(dict(list(ds.labels.items())[:8]))
+
+
+def test_all_is_the_official_protocols_only(tmp_path):
+    ds = ScutFBP5500(make_fake_scut(tmp_path / "d"))
+    assert [p[0].protocol for p in load_protocols("all", ds)] == ["5fold", "60-40"]
+    assert not PROTOCOLS["10fold"].official and "not an official split" in PROTOCOLS["10fold"].description
+    assert all(PROTOCOLS[n].official for n in ("5fold", "60-40"))
+
+
+def test_ten_fold_split_files_rerun_as_the_same_protocol(tmp_path):
+    ds = ScutFBP5500(make_fake_scut(tmp_path / "d", n_per_subset=20))
+    (folds,) = load_protocols("10fold", ds)
+    both = [folds, *load_protocols("all", ds)]
+    (folder,) = write_generated_splits(tmp_path / "out", both, ds.labels)  # only 10fold is written
+    assert folder == tmp_path / "out" / "splits" / "10fold"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["README.md", *(f"{k}_{i}.txt" for k in ("train", "test") for i in range(1, 11))])
+    assert "not an official split" in (folder / "README.md").read_text()
+    first = (folder / "test_1.txt").read_text().splitlines()
+    assert first == [f"{n} {ds.labels[n]!r}" for n in folds[0].test]  # official format, labels as read
+    (again,) = load_protocols(str(folder), ds)
+    assert again == folds  # same name, same splits, same order
+    write_split_folder(folder, folds, ds.labels)  # rewriting replaces the folder whole
+    assert load_protocols(str(folder), ds) == [folds]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+    # A folder named 10fold with other splits is not labelled as the 10fold protocol.
+    (folder / "test_1.txt").write_text((folder / "test_1.txt").read_text().splitlines()[0] + "\n")
+    (custom,) = load_protocols(str(folder), ds)
+    assert {s.protocol for s in custom} == {"custom-10fold"}

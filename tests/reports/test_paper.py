@@ -31,11 +31,17 @@ CNN = [
 
 @pytest.mark.parametrize(("feature", "predictor", "pc", "mae", "rmse"), HANDCRAFTED)
 def test_handcrafted_values(feature, predictor, pc, mae, rmse):
-    protocol = paper.HANDCRAFTED_PROTOCOL
-    assert protocol == "5fold"
-    got = [paper_value(protocol, feature, predictor, m) for m in ("pc", "mae", "rmse")]
-    assert got == [pc, mae, rmse]
-    assert paper_value("60-40", feature, predictor, "pc") is None
+    """Geometric rows (the paper's 10-fold CV) match our 10fold only; Gabor rows (protocol not stated)
+    match both 5fold and 10fold; none matches 60-40."""
+    protocols = ["10fold"] if feature == "geom86" else ["5fold", "10fold"]
+    for protocol in protocols:
+        got = [paper_value(protocol, feature, predictor, m) for m in ("pc", "mae", "rmse")]
+        assert got == [pc, mae, rmse]
+    for protocol in {"5fold", "60-40", "10fold"} - set(protocols):
+        assert paper_value(protocol, feature, predictor, "pc") is None
+    entry = paper_entry("10fold", feature, predictor)
+    assert entry.protocol == ("10fold" if feature == "geom86" else paper.UNKNOWN_PROTOCOL)
+    assert entry.protocol_note
 
 
 @pytest.mark.parametrize(("protocol", "model", "pc", "mae", "rmse"), CNN)
@@ -48,7 +54,7 @@ def test_cnn_values(protocol, model, pc, mae, rmse):
 
 def test_entries_are_exactly_the_reported_rows():
     assert len(ENTRIES) == len(HANDCRAFTED) + len(CNN)
-    keys = [(e.protocol, e.feature, e.predictor) for e in ENTRIES]
+    keys = [(p, e.feature, e.predictor) for e in ENTRIES for p in e.matched_protocols]
     assert len(set(keys)) == len(keys)
     assert all(e.official and e.source for e in ENTRIES)
 
@@ -86,9 +92,22 @@ def test_only_the_gabor_grid_svr_row_is_flagged_and_why():
     flagged = {(e.feature, e.predictor) for e in ENTRIES if e.note}
     assert flagged == suspects
     assert "internally inconsistent" in paper_entry("5fold", "gabor-grid", "svr").note
+    assert paper_entry("10fold", "gabor-grid", "svr") is paper_entry("5fold", "gabor-grid", "svr")
 
 
-def test_protocol_uncertainty_is_stated():
-    assert not paper.HANDCRAFTED_PROTOCOL_CONFIRMED
-    assert "could not confirm" in paper.HANDCRAFTED_PROTOCOL_NOTE
+def test_protocol_of_the_handcrafted_rows_is_stated():
+    sentence = ("the performance of different model are measured using pearson correlation coefficient (PC), "
+                "maximum absolute error (MAE) and root mean square error (RMSE) after 10 folds cross validation")
+    assert paper.PAPER_PROTOCOL_SENTENCE == sentence
+    assert f'"{sentence}"' in paper.GEOMETRIC_PROTOCOL_NOTE and "not an official split" in paper.GEOMETRIC_PROTOCOL_NOTE
+    assert "does not state" in paper.GABOR_PROTOCOL_NOTE and "both" in paper.GABOR_PROTOCOL_NOTE
+    assert sentence in paper.missing_geometric_note()
     assert "1801.06345" in paper.CITATION
+
+
+def test_subset_entries_are_the_quoted_table_iv_values():
+    (entry,) = paper.SUBSET_ENTRIES
+    assert (entry.protocol, entry.feature, entry.predictor) == ("10fold", "geom86", "gr")
+    assert entry.pc == {"AF": 0.7057, "AM": 0.6923, "CF": 0.7263, "CM": 0.63}
+    assert paper.subset_entry("10fold", "geom86", "gr") is entry
+    assert paper.subset_entry("5fold", "geom86", "gr") is None

@@ -98,12 +98,14 @@ def test_status_thresholds(ours, paper, expected):
 def test_status_for_looks_up_the_paper():
     assert status.status_for("5fold", "resnet18", "cnn", 0.885, init="imagenet") == status.REPRODUCED
     assert status.status_for("5fold", "resnet18", "cnn", 0.885, init="scratch") == ""
-    assert status.status_for("5fold", "geom86", "lr", 0.50) == status.OFF
+    assert status.status_for("10fold", "geom86", "lr", 0.50) == status.OFF
+    assert status.status_for("5fold", "geom86", "lr", 0.50) == ""  # the paper's geometric rows are 10-fold CV
+    assert status.status_for("5fold", "gabor-kp", "gr", 0.75) == status.REPRODUCED  # protocol unknown: both
     assert status.status_for("5fold", "lbp", "lr", 0.9) == ""
 
 
 def test_paper_comparison_table(tmp_path):
-    records = fake_records({("geom86", "gr"): 0.5, ("lbp", "lr"): 0.5}, protocols=("5fold",))
+    records = fake_records({("geom86", "gr"): 0.5, ("lbp", "lr"): 0.5}, protocols=("10fold",))
     frame = write_store(tmp_path, records).dataframe()
     comparison = status.comparison_frame(frame)
     assert list(comparison["pairing"]) == ["geom86 + gr"]  # lbp is not in the paper
@@ -114,7 +116,25 @@ def test_paper_comparison_table(tmp_path):
     written = status.render_comparison(frame, tmp_path / "tables", "prov")
     md = written[0].read_text()
     assert "| Status" in md and row["status"] in md and "reproduced if" in md
+    assert "## 10-fold cross-validation (not an official split)" in md or "# " in md
+    assert "not an official split" in md and '"the performance of different model are measured' in md
     assert status.render_comparison(frame[frame["feature"] == "lbp"], tmp_path / "t2") == []
+
+
+def test_paper_comparison_geometric_vs_10fold_gabor_vs_both(tmp_path):
+    rows = {("geom86", "gr"): 0.5, ("gabor-kp", "gr"): 0.4}
+    records = fake_records(rows, protocols=("5fold", "60-40", "10fold"))
+    frame = write_store(tmp_path, records).dataframe()
+    comparison = status.comparison_frame(frame)
+    assert sorted(zip(comparison["protocol"], comparison["pairing"], strict=True)) == [
+        ("10fold", "gabor-kp + gr"), ("10fold", "geom86 + gr"), ("5fold", "gabor-kp + gr")]
+    notes = " ".join(status.comparison_notes(comparison))
+    assert "does not state their protocol" in notes and "after 10 folds cross validation" in notes
+    md = status.render_comparison(frame, tmp_path / "tables", "prov")[0].read_text()
+    assert "## 10-fold cross-validation (not an official split)" in md and "## 5-fold cross-validation" in md
+    only_5fold = status.comparison_frame(frame[frame["protocol"] == "5fold"])
+    assert list(only_5fold["pairing"]) == ["gabor-kp + gr"]
+    assert "these results have no 10fold rows" in " ".join(status.comparison_notes(only_5fold))
 
 
 # --------------------------------------------------------------------------- LaTeX

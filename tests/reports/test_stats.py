@@ -35,7 +35,8 @@ def fake_records(rows: dict[tuple[str, str], float], *, protocols: tuple[str, ..
     true = dict(zip(names, np.round(rng.uniform(1.2, 4.8, len(names)), 4), strict=True))
     order = list(rng.permutation(names))
     splits = {"5fold": {str(k + 1): order[k::5] for k in range(5)},
-              "60-40": {"1": order[int(0.6 * len(order)):]}}
+              "60-40": {"1": order[int(0.6 * len(order)):]},
+              "10fold": {str(k + 1): order[k::10] for k in range(10)}}
     records = []
     for protocol in protocols:
         for (feature, predictor), noise in rows.items():

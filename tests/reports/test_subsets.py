@@ -51,3 +51,24 @@ def test_render_subset_tables(pooled, tmp_path):
     assert "## PC" in md and "| AF " in md and "Asian female" in md and "commit abc" in md
     tex = (tmp_path / "subsets-5fold.tex").read_text()
     assert tex.count(r"\midrule") == 3 and r"\textit{MAE}" in tex and r"\bottomrule" in tex
+
+
+def test_paper_table_iv_subset_pc_beside_our_10fold(tmp_path):
+    records = fake_records({("geom86", "gr"): 0.45, ("lbp", "lr"): 0.7}, protocols=("5fold", "10fold"))
+    pooled = stats.pooled_predictions(records)
+    metrics = subsets.subset_metrics(pooled)
+    panels, notes = subsets.with_paper_rows(subsets.subset_tables(metrics, "10fold"), metrics, "10fold")
+    pc = panels[0].cells
+    assert pc.loc["geom86 + gr: paper"].tolist() == ["0.7057", "0.6923", "0.7263", "0.63", ""]
+    ours = metrics[(metrics["protocol"] == "10fold") & (metrics["pairing"] == "geom86 + gr")].set_index("subset")
+    assert pc.loc["geom86 + gr: Δ", "AF"] == f"{ours.loc['AF', 'pc'] - 0.7057:+.4f}"
+    assert not panels[0].bold.loc[["geom86 + gr: paper", "geom86 + gr: Δ"]].to_numpy().any()
+    assert "Table IV" in notes[0] and any("after 10 folds cross validation" in n for n in notes)
+    assert len(panels[1].cells) == 2  # MAE/RMSE panels: our rows only
+    # Only the 10fold tables carry them (the paper's geometric rows are 10-fold CV).
+    five, five_notes = subsets.with_paper_rows(subsets.subset_tables(metrics, "5fold"), metrics, "5fold")
+    assert len(five[0].cells) == 2 and five_notes == []
+    written = subsets.render_subset_tables(pooled, tmp_path)
+    md = (tmp_path / "subsets-10fold.md").read_text()
+    assert "| geom86 + gr: paper" in md and "not an official split" in md
+    assert tmp_path / "subsets-10fold.md" in written

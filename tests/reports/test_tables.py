@@ -29,11 +29,12 @@ from reports.tables import (
 from tests.reports.latex import needs_pdflatex, pdflatex
 
 PROVENANCE = "python run_benchmark.py --protocol all; machine test-box; commit 0123abc"
-GEOM = {"track": "handcrafted", "feature": "geom86", "predictor": "svr", "init": "", "recipe": ""}
+GEOM = {"track": "handcrafted", "feature": "gabor-kp", "predictor": "svr", "init": "", "recipe": ""}
 CNN = {"track": "cnn", "feature": "resnet18", "predictor": "cnn", "init": "imagenet", "recipe": "paper"}
-GEOM_LABEL = "geom86 + svr"
+GEOM_LABEL = "gabor-kp + svr"
 CNN_LABEL = "resnet18 (CNN, init=imagenet, recipe=paper)"
-# Per-fold metrics, chosen so that each row wins some columns (MAE split 2 goes to geom86)
+# Per-fold metrics, chosen so that each row wins some columns (MAE split 2 goes to gabor-kp)
+# (a Gabor row: the paper states no protocol for them, so they are matched to 5fold, and to 10fold).
 # and RMSE split 1 is a tie (both bold).
 FOLDS = {
     GEOM_LABEL: {"pc": [0.60, 0.62, 0.64, 0.66, 0.68], "mae": [0.40, 0.20, 0.39, 0.42, 0.38],
@@ -77,21 +78,21 @@ FIVEFOLD_MD = """\
 
 | Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       | Status     |
 |---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|------------|
-| geom86 + svr                                | 0.6000     | 0.6200     | 0.6400     | 0.6600     | 0.6800     | 0.6400 ± 0.0316     | 0.6668  | -0.0268 | close      |
+| gabor-kp + svr                              | 0.6000     | 0.6200     | 0.6400     | 0.6600     | 0.6800     | 0.6400 ± 0.0316     | 0.6691  | -0.0291 | close      |
 | resnet18 (CNN, init=imagenet, recipe=paper) | **0.8700** | **0.8800** | **0.8900** | **0.8600** | **0.9000** | **0.8800 ± 0.0158** | 0.8900  | -0.0100 | reproduced |
 
 ## MAE
 
 | Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       | Status     |
 |---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|------------|
-| geom86 + svr                                | 0.4000     | **0.2000** | 0.3900     | 0.4200     | 0.3800     | 0.3580 ± 0.0896     | 0.3898  | -0.0318 | close      |
+| gabor-kp + svr                              | 0.4000     | **0.2000** | 0.3900     | 0.4200     | 0.3800     | 0.3580 ± 0.0896     | 0.3891  | -0.0311 | close      |
 | resnet18 (CNN, init=imagenet, recipe=paper) | **0.2500** | 0.2400     | **0.2300** | **0.2600** | **0.2200** | **0.2400 ± 0.0158** | 0.2419  | -0.0019 | reproduced |
 
 ## RMSE
 
 | Pairing                                     | Split 1    | Split 2    | Split 3    | Split 4    | Split 5    | Average             | Paper   | Δ       | Status     |
 |---------------------------------------------|------------|------------|------------|------------|------------|---------------------|---------|---------|------------|
-| geom86 + svr                                | **0.3300** | 0.5000     | 0.5100     | 0.5300     | 0.4900     | 0.4720 ± 0.0807     | 0.5132  | -0.0412 | close      |
+| gabor-kp + svr                              | **0.3300** | 0.5000     | 0.5100     | 0.5300     | 0.4900     | 0.4720 ± 0.0807     | 0.5065  | -0.0345 | close      |
 | resnet18 (CNN, init=imagenet, recipe=paper) | **0.3300** | **0.3200** | **0.3100** | **0.3400** | **0.3000** | **0.3200 ± 0.0158** | 0.3166  | +0.0034 | reproduced |
 
 Notes:
@@ -101,8 +102,8 @@ Notes:
 - Δ = our Average (mean) - the paper's value.
 - Status, from ΔPC = our PC - the paper's PC (as displayed): reproduced if ΔPC >= -0.01 (including better than the paper), close if -0.03 <= ΔPC < -0.01, off if ΔPC < -0.03. MAE and RMSE do not enter the status.
 - Status is PC-based (our PC Average vs the paper's PC) and is repeated unchanged in the MAE and RMSE panels.
-- Paper values: Liang et al. 2018 (arXiv:1801.06345), hand-crafted rows from its feature + predictor table (Geometric/Gabor with LR, GR, SVR); CNN rows from its 5-fold cross-validation table (mean over the 5 folds).
-- The paper's hand-crafted feature + predictor numbers are shown as 5-fold averages, but we could not confirm from the paper whether they were measured with 5-fold cross-validation or with the 60/40 split; read their Δ as indicative only.
+- Paper values: Liang et al. 2018 (arXiv:1801.06345), Gabor rows of its Table VI (Gabor features with GR, SVR); CNN rows from its 5-fold cross-validation table (mean over the 5 folds).
+- Gabor rows: the paper (Table VI) does not state their protocol (no fold count), so they are compared with both our official 5fold and our 10fold results; read their Δ as indicative only.
 """  # noqa: E501
 
 FIVEFOLD_TEX = r"""% provenance: python run_benchmark.py --protocol all; machine test-box; commit 0123abc
@@ -118,15 +119,15 @@ FIVEFOLD_TEX = r"""% provenance: python run_benchmark.py --protocol all; machine
 Pairing & Split 1 & Split 2 & Split 3 & Split 4 & Split 5 & Average & Paper & $\Delta$ & Status \\
 \midrule
 \multicolumn{10}{l}{\textit{PC}} \\
-geom86 + svr & 0.6000 & 0.6200 & 0.6400 & 0.6600 & 0.6800 & 0.6400 $\pm$ 0.0316 & 0.6668 & $-$0.0268 & close \\
+gabor-kp + svr & 0.6000 & 0.6200 & 0.6400 & 0.6600 & 0.6800 & 0.6400 $\pm$ 0.0316 & 0.6691 & $-$0.0291 & close \\
 resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.8700} & \textbf{0.8800} & \textbf{0.8900} & \textbf{0.8600} & \textbf{0.9000} & \textbf{0.8800 $\pm$ 0.0158} & 0.8900 & $-$0.0100 & reproduced \\
 \midrule
 \multicolumn{10}{l}{\textit{MAE}} \\
-geom86 + svr & 0.4000 & \textbf{0.2000} & 0.3900 & 0.4200 & 0.3800 & 0.3580 $\pm$ 0.0896 & 0.3898 & $-$0.0318 & close \\
+gabor-kp + svr & 0.4000 & \textbf{0.2000} & 0.3900 & 0.4200 & 0.3800 & 0.3580 $\pm$ 0.0896 & 0.3891 & $-$0.0311 & close \\
 resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.2500} & 0.2400 & \textbf{0.2300} & \textbf{0.2600} & \textbf{0.2200} & \textbf{0.2400 $\pm$ 0.0158} & 0.2419 & $-$0.0019 & reproduced \\
 \midrule
 \multicolumn{10}{l}{\textit{RMSE}} \\
-geom86 + svr & \textbf{0.3300} & 0.5000 & 0.5100 & 0.5300 & 0.4900 & 0.4720 $\pm$ 0.0807 & 0.5132 & $-$0.0412 & close \\
+gabor-kp + svr & \textbf{0.3300} & 0.5000 & 0.5100 & 0.5300 & 0.4900 & 0.4720 $\pm$ 0.0807 & 0.5065 & $-$0.0345 & close \\
 resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.3300} & \textbf{0.3200} & \textbf{0.3100} & \textbf{0.3400} & \textbf{0.3000} & \textbf{0.3200 $\pm$ 0.0158} & 0.3166 & $+$0.0034 & reproduced \\
 \bottomrule
 \end{tabular}
@@ -137,8 +138,8 @@ Bold: best of our results in each column (highest PC, lowest MAE and RMSE); Pape
 $\Delta$ = our Average (mean) - the paper's value.\par
 Status, from $\Delta$PC = our PC - the paper's PC (as displayed): reproduced if $\Delta$PC \textgreater{}= -0.01 (including better than the paper), close if -0.03 \textless{}= $\Delta$PC \textless{} -0.01, off if $\Delta$PC \textless{} -0.03. MAE and RMSE do not enter the status.\par
 Status is PC-based (our PC Average vs the paper's PC) and is repeated unchanged in the MAE and RMSE panels.\par
-Paper values: Liang et al. 2018 (arXiv:1801.06345), hand-crafted rows from its feature + predictor table (Geometric/Gabor with LR, GR, SVR); CNN rows from its 5-fold cross-validation table (mean over the 5 folds).\par
-The paper's hand-crafted feature + predictor numbers are shown as 5-fold averages, but we could not confirm from the paper whether they were measured with 5-fold cross-validation or with the 60/40 split; read their $\Delta$ as indicative only.\par
+Paper values: Liang et al. 2018 (arXiv:1801.06345), Gabor rows of its Table VI (Gabor features with GR, SVR); CNN rows from its 5-fold cross-validation table (mean over the 5 folds).\par
+Gabor rows: the paper (Table VI) does not state their protocol (no fold count), so they are compared with both our official 5fold and our 10fold results; read their $\Delta$ as indicative only.\par
 \end{minipage}
 \end{table}
 """  # noqa: E501
@@ -150,7 +151,7 @@ SIXTY_FORTY_MD = """\
 
 | Pairing                                     | PC Ours    | PC Paper   | PC Δ    | MAE Ours   | MAE Paper   | MAE Δ   | RMSE Ours   | RMSE Paper   | RMSE Δ   | Status     |
 |---------------------------------------------|------------|------------|---------|------------|-------------|---------|-------------|--------------|----------|------------|
-| geom86 + svr                                | 0.6500     |            |         | **0.2700** |             |         | 0.5200      |              |          |            |
+| gabor-kp + svr                              | 0.6500     |            |         | **0.2700** |             |         | 0.5200      |              |          |            |
 | resnet18 (CNN, init=imagenet, recipe=paper) | **0.8500** | 0.8513     | -0.0013 | 0.2800     | 0.2818      | -0.0018 | **0.3700**  | 0.3703       | -0.0003  | reproduced |
 
 Notes:
@@ -175,7 +176,7 @@ SIXTY_FORTY_TEX = r"""% provenance: python run_benchmark.py --protocol all; mach
 \cmidrule(lr){2-4} \cmidrule(lr){5-7} \cmidrule(lr){8-10}
 Pairing & Ours & Paper & $\Delta$ & Ours & Paper & $\Delta$ & Ours & Paper & $\Delta$ & Status \\
 \midrule
-geom86 + svr & 0.6500 &  &  & \textbf{0.2700} &  &  & 0.5200 &  &  &  \\
+gabor-kp + svr & 0.6500 &  &  & \textbf{0.2700} &  &  & 0.5200 &  &  &  \\
 resnet18 (CNN, init=imagenet, recipe=paper) & \textbf{0.8500} & 0.8513 & $-$0.0013 & 0.2800 & 0.2818 & $-$0.0018 & \textbf{0.3700} & 0.3703 & $-$0.0003 & reproduced \\
 \bottomrule
 \end{tabular}
@@ -258,7 +259,7 @@ def test_bold_marks_the_best_cell_per_column():
     panels = _fivefold_panels()
     pc, mae, rmse = panels["PC"].bold, panels["MAE"].bold, panels["RMSE"].bold
     assert pc.loc[CNN_LABEL, "Split 1":"Average"].all() and not pc.loc[GEOM_LABEL].any()
-    # MAE: lower is better; geom86 wins split 2 only.
+    # MAE: lower is better; gabor-kp wins split 2 only.
     assert mae.loc[GEOM_LABEL].tolist() == [False, True, False, False, False, False, False, False, False]
     assert mae.loc[CNN_LABEL].tolist() == [True, False, True, True, True, True, False, False, False]
     # RMSE split 1 is a tie at 0.33: both bold.
@@ -277,7 +278,7 @@ def test_paper_values_and_delta_in_the_right_rows():
             assert panel.cells.loc[label, "Δ"] == format_delta(ours - reported)
     frame = normalise_results(make_results())
     table, _ = single_split_table(frame[frame["protocol"] == "60-40"], "60-40")
-    # The hand-crafted numbers are keyed as 5-fold, so geom86 + svr has none under 60-40.
+    # The paper's hand-crafted rows are matched to 5fold/10fold, so gabor-kp + svr has none under 60-40.
     assert table.cells.loc[GEOM_LABEL, ("PC", "Paper")] == ""
     assert table.cells.loc[GEOM_LABEL, ("PC", "Δ")] == ""
     assert table.cells.loc[CNN_LABEL, ("PC", "Paper")] == "0.8513"
@@ -302,16 +303,17 @@ def _status_rows() -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
 
     # (protocol, key, our PC - the paper's PC (None: the paper has no value), expected status)
     plan = [
-        ("5fold", hand("geom86", "gr"), +0.0200, status.REPRODUCED),   # better than the paper
+        ("5fold", hand("gabor-grid", "gr"), +0.0200, status.REPRODUCED),  # better than the paper
         ("5fold", cnn("resnet18"), -0.0050, status.REPRODUCED),
         ("5fold", hand("gabor-kp", "svr"), -0.0200, status.CLOSE),
-        ("5fold", hand("geom86", "lr"), -0.0500, status.OFF),
+        ("5fold", hand("gabor-kp", "gr"), -0.0500, status.OFF),
+        ("5fold", hand("geom86", "lr"), None, ""),                      # the paper's geometric rows: 10fold only
         ("5fold", hand("lbp", "svr"), None, ""),                        # not in the paper
         ("5fold", cnn("resnet18", init="scratch"), None, ""),           # paper CNNs are ImageNet-initialised
         ("60-40", cnn("alexnet"), -0.0098, status.REPRODUCED),
         ("60-40", cnn("resnext50"), -0.0250, status.CLOSE),
         ("60-40", cnn("resnet18"), -0.0400, status.OFF),
-        ("60-40", hand("geom86", "svr"), None, ""),                     # hand-crafted keyed as 5-fold only
+        ("60-40", hand("geom86", "svr"), None, ""),                     # no hand-crafted row on 60-40
     ]
     rows, expected = [], {}
     for protocol, key, delta, label in plan:
@@ -379,7 +381,7 @@ def test_scratch_cnn_and_custom_protocol_get_no_paper_columns(tmp_path):
 
 def test_inconsistent_paper_row_is_flagged_under_the_table(tmp_path):
     rows = make_results()
-    extra = rows[(rows["feature"] == "geom86") & (rows["protocol"] == "5fold")].assign(feature="gabor-grid")
+    extra = rows[(rows["feature"] == "gabor-kp") & (rows["protocol"] == "5fold")].assign(feature="gabor-grid")
     render_tables(pd.concat([rows, extra]), tmp_path, provenance=PROVENANCE)
     md = (tmp_path / "tables" / "5fold.md").read_text(encoding="utf-8")
     tex = (tmp_path / "tables" / "5fold.tex").read_text(encoding="utf-8")
@@ -453,7 +455,7 @@ def test_latex_escaping():
 
 
 def test_special_characters_in_names_are_escaped(tmp_path):
-    rows = make_results().replace({"geom86": "geom_86%"})
+    rows = make_results().replace({"gabor-kp": "geom_86%"})
     render_tables(rows, tmp_path, provenance="50% done --> ok\nsecond line")
     tex = (tmp_path / "tables" / "5fold.tex").read_text(encoding="utf-8")
     md = (tmp_path / "tables" / "5fold.md").read_text(encoding="utf-8")
@@ -533,7 +535,7 @@ def test_tables_and_status_import_in_either_order(first):
 @needs_pdflatex
 @pytest.mark.parametrize("fit_width", [False, True])
 def test_latex_compiles_with_pdflatex(tmp_path, fit_width):
-    rows = make_results().replace({"geom86": "geom_86%&"})
+    rows = make_results().replace({"gabor-kp": "geom_86%&"})
     render_tables(rows, tmp_path, provenance=PROVENANCE, fit_width=fit_width)
     body = "\n".join(rf"\input{{tables/{name}}}" for name in ("5fold.tex", "60-40.tex"))
     result = pdflatex(tmp_path, body, r"\usepackage{graphicx}" if fit_width else "")
