@@ -65,8 +65,10 @@ def run_parser() -> argparse.ArgumentParser:
                      help="auto (default): CUDA if present, else the CNNs are skipped")
     cnn.add_argument("--init", choices=("imagenet", "scratch"), default="imagenet",
                      help="CNN initialisation (default imagenet: torchvision weights, offline cache)")
-    cnn.add_argument("--recipe", choices=("paper", "blog", "fast"), default="paper",
-                     help="CNN training recipe (default paper)")
+    from models.cnn.recipes import RECIPES
+
+    cnn.add_argument("--recipe", choices=tuple(RECIPES), default=None,
+                     help="CNN training recipe (default: cpu on the CPU, paper on CUDA; see --list)")
     cnn.add_argument("--max-iters", type=int, default=None,
                      help="cap CNN iterations (quick checks only; recorded in every record)")
     p.add_argument("--list", action="store_true", help="list features, predictors and protocols, then exit")
@@ -82,7 +84,11 @@ def list_components() -> str:
     from models.cnn import CNNS
 
     lines.append("models (CNNs):")
-    lines += [f"  {n:<12} {CNNS.describe(n)}" for n in CNNS.list()]
+    lines += [f"  {n:<18} {CNNS.describe(n)}" for n in CNNS.list()]
+    from models.cnn.recipes import RECIPES
+
+    lines.append("recipes (CNN training; --recipe, default cpu on the CPU and paper on CUDA):")
+    lines += [f"  {n:<12} {r.description}" for n, r in RECIPES.items()]
     lines.append("protocols:")
     lines += [f"  {n:<12} {p.description}" for n, p in PROTOCOLS.items()]
     lines.append(f"  {ALL:<12} the paper's official protocols ({', '.join(ALL_PROTOCOLS)}; not 10fold)")

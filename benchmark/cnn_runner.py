@@ -1,8 +1,13 @@
 """The deep track: fine-tune each selected CNN on each split and store one record each.
 
-Images come either from the release (decoded and resized to 256x256 once per run) or from a
-pack made by ``python -m data.pack`` (the compact form carried to a GPU machine). torch is
-imported only here, lazily, so the hand-crafted track never needs it.
+Images come either from the release (decoded and resized to the recipe's ``image_size`` once,
+and kept in a uint8 ``.npy`` cache under the feature cache folder) or from a pack made by
+``python -m data.pack`` (the compact form carried to a GPU machine). torch is imported only
+here, lazily, so the hand-crafted track never needs it.
+
+Each (model, split) trains with an epoch checkpoint under ``OUT/checkpoints/``: a killed run
+resumes inside the split from its last finished epoch; the checkpoint is deleted once the
+record is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from benchmark.store import ResultStore, RowKey
 
 
 class ImageSource(Protocol):
-    """What the deep track needs from a dataset: labels, splits and 256x256 uint8 images."""
+    """What the deep track needs from a dataset: labels, splits and square uint8 images."""
 
     labels: dict[str, float]
 
@@ -29,16 +34,25 @@ class ImageSource(Protocol):
 
     def protocols(self, spec: str) -> list[list[Split]]: ...
 
-    def images(self, names: list[str]) -> np.ndarray: ...
+    def images(self, names: list[str], size: int | None = None) -> np.ndarray: ...
 
 
 class ReleaseImages:
-    """:class:`ImageSource` over the release folder (JPEGs decoded once, resized to 256x256)."""
+    """:class:`ImageSource` over the release folder: JPEGs decoded once per size.
 
-    def __init__(self, dataset) -> None:
+    Parameters
+    ----------
+    dataset : ScutFBP5500
+    cache_dir : Path, optional
+        Folder of the decoded-image cache (``images-<fingerprint>-<size>.npy``, written
+        atomically); None keeps the decoded images in memory only.
+    """
+
+    def __init__(self, dataset, cache_dir: Path | None = None) -> None:
         self.dataset = dataset
-        self._cache: dict[str, int] = {}
-        self._array: np.ndarray | None = None
+        self.cache_dir = cache_dir
+        self._index = {n: i for i, n in enumerate(dataset.names)}
+        self._arrays: dict[int, np.ndarray] = {}
 
     @property
     def labels(self) -> dict[str, float]:
@@ -50,14 +64,31 @@ class ReleaseImages:
     def protocols(self, spec: str) -> list[list[Split]]:
         return load_protocols(spec, self.dataset)
 
-    def images(self, names: list[str]) -> np.ndarray:
-        if self._array is None:
-            from data.pack import decode_release_images
+    def images(self, names: list[str], size: int | None = None) -> np.ndarray:
+        """Images of ``names`` as (len(names), size, size, 3) uint8 (size default 256)."""
+        from data.pack import IMAGE_SIZE
 
-            all_names = self.dataset.names
-            self._array = decode_release_images(self.dataset, all_names)
-            self._cache = {n: i for i, n in enumerate(all_names)}
-        return self._array[[self._cache[n] for n in names]]
+        size = size or IMAGE_SIZE
+        if size not in self._arrays:
+            self._arrays = {size: self._decoded(size)}  # one size in memory at a time
+        return self._arrays[size][[self._index[n] for n in names]]
+
+    def _decoded(self, size: int) -> np.ndarray:
+        from benchmark.atomic import atomic_path
+        from data.pack import decode_release_images
+
+        path = None
+        if self.cache_dir is not None:
+            path = Path(self.cache_dir) / f"images-{self.fingerprint()}-{size}.npy"
+            if path.is_file():
+                array = np.load(path)
+                if array.shape == (len(self._index), size, size, 3) and array.dtype == np.uint8:
+                    return array
+        array = decode_release_images(self.dataset, self.dataset.names, size)
+        if path is not None:
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, array)
+        return array
 
 
 def is_pack(path: Path) -> bool:
@@ -78,19 +109,26 @@ def resolve_device(device: str) -> str | None:
     return device
 
 
+def checkpoint_path(store: ResultStore, key: RowKey, split: Split) -> Path:
+    """Where the epoch checkpoint of (``key``, ``split``) lives while it trains."""
+    record = store.path(key, split.protocol, split.name)
+    return (store.out_dir / "checkpoints" / record.relative_to(store.records_dir)).with_suffix(".pt")
+
+
 def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: ResultStore, *, models: list[str],
                   device: str, init: str, recipe: Any, seed: int, force: bool, max_iters: int | None,
                   save_model: bool, commit: str, progress: bool) -> int:
     """Train and score every (model, split) without a stored record; returns how many were run.
 
-    ``recipe`` is a recipe name or a :class:`models.cnn.recipes.Recipe` (records are keyed by its
-    name and store the recipe actually run). A record is written as soon as its split is done, so
-    an interrupted run resumes at the (model, split) level.
+    ``recipe`` is a recipe name, a :class:`models.cnn.recipes.Recipe` or None (the device's
+    default: ``cpu`` on the CPU, ``paper`` on CUDA); records are keyed by its name and store the
+    recipe actually run. A record is written as soon as its split is done, and each split keeps
+    an epoch checkpoint while it trains, so an interrupted run resumes inside the split.
     """
-    from models.cnn.recipes import get_recipe
+    from models.cnn.recipes import default_recipe, get_recipe
     from models.cnn.train import train_and_predict
 
-    recipe_obj = get_recipe(recipe)
+    recipe_obj = get_recipe(recipe if recipe is not None else default_recipe(device))
     recipe = recipe_obj.name
     done = 0
     for model in models:
@@ -103,9 +141,13 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
             y_test = np.array([source.labels[n] for n in test])
             print(f"cnn: {model} ({init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
                   file=sys.stderr, flush=True)
-            result = train_and_predict(model, source.images(train), y_train, source.images(test),
+            ckpt = checkpoint_path(store, key, split)
+            if force:
+                ckpt.unlink(missing_ok=True)
+            size = recipe_obj.image_size
+            result = train_and_predict(model, source.images(train, size), y_train, source.images(test, size),
                                        recipe=recipe_obj, init=init, device=device, seed=seed,
-                                       max_iters=max_iters, progress=progress)
+                                       max_iters=max_iters, progress=progress, checkpoint=ckpt)
             record: dict[str, Any] = {
                 "track": "cnn", "feature": model, "predictor": "cnn", "init": init, "recipe": recipe,
                 "protocol": split.protocol, "split": split.name,
@@ -122,6 +164,7 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
                 "created": now_iso(), "git_commit": commit,
             }
             path = store.write(record)
+            ckpt.unlink(missing_ok=True)
             if save_model:
                 from benchmark.model_io import label_summary, save_cnn
 

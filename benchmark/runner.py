@@ -61,8 +61,11 @@ class RunConfig:
         CNNs of the deep track (empty: none).
     device : str
         ``auto`` (CUDA if present, else the CNNs are skipped), ``cuda`` or ``cpu``.
-    init, recipe : str
-        CNN initialisation (``imagenet``/``scratch``) and training recipe (``paper``/``blog``/``fast``).
+    init : str
+        CNN initialisation (``imagenet``/``scratch``).
+    recipe : str or None
+        CNN training recipe (a name of :data:`models.cnn.recipes.RECIPES`); None: ``cpu`` when
+        the CNNs run on the CPU, ``paper`` on CUDA.
     max_iters : int or None
         Cap on CNN iterations (recorded; for quick checks only).
     save_model : bool
@@ -87,7 +90,7 @@ class RunConfig:
     models: list[str] = field(default_factory=list)
     device: str = "auto"
     init: str = "imagenet"
-    recipe: str = "paper"
+    recipe: str | None = None
     max_iters: int | None = None
     save_model: bool = False
     splits: str | None = None
@@ -224,7 +227,7 @@ def run(config: RunConfig) -> ResultStore:
     else:
         dataset = ScutFBP5500(config.data_dir)
         protocols = load_protocols(config.protocol, dataset)
-        source = ReleaseImages(dataset)
+        source = ReleaseImages(dataset, config.cache_dir)
     every_split = protocols
     protocols = select_splits(protocols, config.splits)
     store = ResultStore(config.out_dir)
@@ -239,6 +242,9 @@ def run(config: RunConfig) -> ResultStore:
             print(f"note: no CUDA device: skipping the CNNs ({', '.join(config.models)}); "
                   "pass --device cpu to train them on the CPU (slow)", file=sys.stderr)
         else:
+            from models.cnn.recipes import default_recipe
+
+            config.recipe = config.recipe or default_recipe(device)
             t0 = time.perf_counter()
             extra["cnn_records_computed"] = run_cnn_track(
                 source, protocols, store, models=config.models, device=device, init=config.init,

@@ -402,9 +402,15 @@ class PackedDataset:
             self._decoded = out
         return self._decoded
 
-    def images(self, names: Sequence[str]) -> np.ndarray:
-        """Decoded images of ``names``: (len(names), S, S, 3) uint8 (a copy, from the cache)."""
-        return self.decode_all()[self.indices(names)]
+    def images(self, names: Sequence[str], size: int | None = None) -> np.ndarray:
+        """Decoded images of ``names``: (len(names), S, S, 3) uint8 (a copy, from the cache).
+
+        ``size`` resizes them to ``size`` x ``size`` (default: the pack's ``image_size``).
+        """
+        out = self.decode_all()[self.indices(names)]
+        if size is None or size == out.shape[1]:
+            return out
+        return np.stack([resize_rgb(im, size) for im in out]) if len(out) else out[:, :size, :size]
 
 
 def decode_release_images(dataset: ScutFBP5500, names: Sequence[str], size: int = IMAGE_SIZE,

@@ -24,6 +24,8 @@ from models.cnn import CNNS
 from models.cnn.weights import load_imagenet_state_dict
 
 INITS = ("imagenet", "scratch")
+#: torchvision's ImageNet RGB mean and std (0-1 scale).
+IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 class ScoreHead(nn.Linear):
@@ -57,6 +59,9 @@ class CnnArchitecture:
         Name of the torchvision ``WeightsEnum`` class; ``weights_tag`` is the member used.
     head_path : str
         Dotted path of the classifier ``nn.Linear`` replaced by the score head.
+    normalisation : (mean, std)
+        Per-channel RGB mean and std on the 0-1 scale that the ImageNet weights expect
+        (torchvision's ImageNet statistics by default).
     """
 
     input_size: ClassVar[int] = 224
@@ -66,6 +71,7 @@ class CnnArchitecture:
     weights_enum: ClassVar[str]
     weights_tag: ClassVar[str] = "IMAGENET1K_V1"
     head_path: ClassVar[str]
+    normalisation: ClassVar[tuple[tuple[float, ...], tuple[float, ...]]] = IMAGENET_NORMALISATION
     registry_name: ClassVar[str]
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Training recipes of the CNN benchmark as frozen dataclasses: ``paper``, ``blog`` and ``fast``.
+"""Training recipes of the CNN benchmark as frozen dataclasses: ``paper``, ``blog``, ``fast``, ``cpu``.
 
 A :class:`Recipe` is a batch size, augmentation/precision switches and one or more
 :class:`Stage` s (optimizer, learning rate schedule, length, frozen backbone or not). Every
@@ -18,6 +18,12 @@ at the test part of a split (there is no early stopping).
     (1e-3 x 256/16), iterations and step milestones scaled (1250 iterations, steps at 25/50/75%),
     a 5% linear warm-up (Goyal et al.'s advice for linear scaling), bf16 autocast and
     channels_last.
+``cpu``
+    For machines without a GPU: ImageNet-initialised lightweight backbone (``mobilenet_v2``,
+    ``efficientnet_lite0``), images decoded once at a small side and random crops of a smaller
+    one (see :data:`CPU` for the values and ``reports/recipe_cpu/`` for the held-out validation
+    that chose them), horizontal flips, AdamW with a one-cycle schedule, fixed number of
+    epochs, fp32, channels_last, batch 32. The default when the CNNs run on the CPU.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from benchmark.errors import ConfigError
 
 #: Samples seen by the paper recipe: 20000 iterations x batch 16.
 PAPER_SAMPLES = 20000 * 16
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("step", "onecycle")
+#: OneCycleLR's defaults: start at lr / 25, end at lr / (25 x 1e4).
+ONECYCLE_DIV = 25.0
+ONECYCLE_FINAL_DIV = 1e4
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,8 @@ class Stage:
     ----------
     name : str
         Label in logs and provenance.
-    optimizer : {"sgd", "adam"}
-        SGD (with ``momentum``) or Adam (default betas).
+    optimizer : {"sgd", "adam", "adamw"}
+        SGD (with ``momentum``), Adam or AdamW (default betas; AdamW's decay is decoupled).
     lr : float
         Peak learning rate.
     iterations : int, optional
@@ -58,13 +69,19 @@ class Stage:
     gamma : float
         Step factor of the schedule.
     warmup : float
-        Fraction of the stage's iterations with a linear lr warm-up from ~0.
+        Fraction of the stage's iterations with a linear lr warm-up from ~0 (``step``
+        schedule), or the rising part of the ``onecycle`` schedule.
+    schedule : {"step", "onecycle"}
+        ``step``: ``lr`` times ``gamma`` at each milestone (after the warm-up). ``onecycle``
+        (Smith & Topin 2019, as ``torch.optim.lr_scheduler.OneCycleLR`` with cosine annealing):
+        cosine rise from ``lr / 25`` to ``lr`` over the first ``warmup`` fraction, then cosine
+        decay to ``lr / 25e4``.
     freeze_backbone : bool
         Train only the score head; the backbone stays in eval mode (BatchNorm statistics frozen).
     """
 
     name: str
-    optimizer: Literal["sgd", "adam"]
+    optimizer: Literal["sgd", "adam", "adamw"]
     lr: float
     iterations: int | None = None
     epochs: float | None = None
@@ -73,13 +90,18 @@ class Stage:
     milestones: tuple[float, ...] = ()
     gamma: float = 0.1
     warmup: float = 0.0
+    schedule: Literal["step", "onecycle"] = "step"
     freeze_backbone: bool = False
 
     def __post_init__(self) -> None:
         if (self.iterations is None) == (self.epochs is None):
             raise ConfigError(f"stage {self.name!r}: set exactly one of iterations and epochs")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ConfigError(f"stage {self.name!r}: unknown optimizer {self.optimizer!r} (sgd, adam)")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"stage {self.name!r}: unknown optimizer {self.optimizer!r} "
+                              f"({', '.join(OPTIMIZERS)})")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"stage {self.name!r}: unknown schedule {self.schedule!r} "
+                              f"({', '.join(SCHEDULES)})")
 
     def n_iterations(self, n_train: int, batch_size: int) -> int:
         """Length in iterations for ``n_train`` training images at ``batch_size``."""
@@ -89,16 +111,27 @@ class Stage:
 
     def lr_at(self, it: int, total: int) -> float:
         """Learning rate of iteration ``it`` (0-based) of a stage of ``total`` iterations."""
+        if self.schedule == "onecycle":
+            return self._onecycle_lr(it, total)
         lr = self.lr * self.gamma ** sum(it >= round(m * total) for m in self.milestones)
         warm = round(self.warmup * total)
         if warm > 0 and it < warm:
             lr *= (it + 1) / warm
         return lr
 
+    def _onecycle_lr(self, it: int, total: int) -> float:
+        start, end = self.lr / ONECYCLE_DIV, self.lr / (ONECYCLE_DIV * ONECYCLE_FINAL_DIV)
+        rise = max(1, round(self.warmup * total))
+        if it < rise:
+            frac, lo, hi = it / rise, start, self.lr
+        else:
+            frac, lo, hi = (it - rise) / max(1, total - 1 - rise), self.lr, end
+        return hi + (lo - hi) * (1 + math.cos(math.pi * min(frac, 1.0))) / 2
+
 
 @dataclass(frozen=True)
 class Recipe:
-    """A complete training recipe (see the module docstring for the three built-in ones).
+    """A complete training recipe (see the module docstring for the built-in ones).
 
     Attributes
     ----------
@@ -121,6 +154,12 @@ class Recipe:
         best constant predictor) or keep PyTorch's default initialisation.
     loss : {"mse"}
         L2 loss: mean squared error over the batch.
+    image_size : int
+        Side in pixels to which every image is resized once, before training (256: the
+        benchmark's image cache); random crops are cut from it, the test uses its centre crop.
+    crop_size : int, optional
+        Side of the crops fed to the network; None = the architecture's ``input_size`` (224,
+        227 for AlexNet).
     note : str
         Free text recorded with the results (e.g. why iterations were reduced).
     """
@@ -134,6 +173,8 @@ class Recipe:
     compile: bool = False
     head_bias: Literal["mean", "default"] = "mean"
     loss: Literal["mse"] = "mse"
+    image_size: int = 256
+    crop_size: int | None = None
     note: str = ""
     description: str = field(default="", compare=False)
 
@@ -163,10 +204,6 @@ class Recipe:
         note = f"{self.note}; " if self.note else ""
         return dataclasses.replace(self, stages=stages,
                                    note=f"{note}limited to {max_iters} of {total} iterations")
-
-    def with_samples(self, samples: int, n_train: int) -> Recipe:
-        """This recipe shortened to about ``samples`` training samples (see :meth:`limited`)."""
-        return self.limited(max(1, samples // self.batch_size), n_train)
 
     def with_batch_size(self, batch_size: int) -> Recipe:
         """The same samples seen at another batch size, learning rates scaled linearly.
@@ -211,9 +248,22 @@ def fast_recipe(batch_size: int = 256) -> Recipe:
 
 FAST = fast_recipe(256)
 
-#: Built-in recipes by name; ``paper`` is the default.
-RECIPES: dict[str, Recipe] = {"paper": PAPER, "blog": BLOG, "fast": FAST}
-DEFAULT_RECIPE = "paper"
+#: Chosen on a held-out 10% of the training part of official fold 1 (never a test fold):
+#: ``python -m benchmark.recipe_search`` and its output in ``reports/recipe_cpu/``.
+CPU = Recipe(
+    name="cpu", batch_size=32, hflip=True, channels_last=True, image_size=184, crop_size=160,
+    stages=(Stage("onecycle", "adamw", lr=5e-4, epochs=8, weight_decay=0.01, warmup=0.3,
+                  schedule="onecycle"),),
+    description="CPU: ImageNet init, images 184 px, random 160 crops + flips, AdamW one-cycle "
+                "peak 5e-4, 8 epochs of batch 32, fp32, channels_last")
+
+#: Built-in recipes by name.
+RECIPES: dict[str, Recipe] = {"paper": PAPER, "blog": BLOG, "fast": FAST, "cpu": CPU}
+
+
+def default_recipe(device: str) -> str:
+    """The recipe used when none is named: ``cpu`` on the CPU, ``paper`` on CUDA."""
+    return "cpu" if device == "cpu" else "paper"
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:

@@ -1,20 +1,29 @@
-"""GPU-resident training of a registered CNN on one train/test split.
+"""Device-resident training of a registered CNN on one train/test split (CUDA or CPU).
 
 The whole training part is moved to the device once as a uint8 tensor ``(N, H, W, 3)``
-(H = W = 256 for the benchmark's cache). Each iteration draws a batch of indices (epoch-wise
-random permutations), and crops (and optionally flips) all images of the batch in one gather
-on the device; the uint8 crop is converted to a normalised float tensor that is already in
-channels_last layout. There is no DataLoader and no host<->device traffic inside the loop
-(losses are kept on the device and copied once at the end). Test predictions use the centre
-crop. Training length is fixed by the recipe: nothing looks at the test images before the
-final predictions.
+(H = W = the recipe's ``image_size``: 256 for the GPU recipes, smaller for ``cpu``). Each
+iteration draws a batch of indices (epoch-wise random permutations), and crops (and
+optionally flips) all images of the batch in one gather on the device; the uint8 crop is
+converted to a normalised float tensor that is already in channels_last layout. There is no
+DataLoader and no host<->device traffic inside the loop (losses are kept on the device and
+copied once at the end). Test predictions use the centre crop. Training length is fixed by
+the recipe: nothing looks at the test images before the final predictions. On the CPU the
+loop uses every core available to the process (``torch.set_num_threads``).
+
+A run given a ``checkpoint`` path writes, at the end of every epoch, the weights, optimiser
+state, RNG states and losses so far (atomically); a killed run given the same path resumes
+from its last epoch and finishes with the same weights and predictions as an uninterrupted
+one (same seed, same device and thread count).
 
 Entry point: :func:`train_and_predict`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,13 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.atomic import atomic_path
 from benchmark.errors import ConfigError
 from models.cnn import CNNS
+from models.cnn.architectures import IMAGENET_NORMALISATION
 from models.cnn.recipes import Recipe, Stage, get_recipe
 
 #: ImageNet normalisation used by torchvision's weights, on the 0-255 scale.
-MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+MEAN_255 = tuple(m * 255 for m in IMAGENET_NORMALISATION[0])
+STD_255 = tuple(s * 255 for s in IMAGENET_NORMALISATION[1])
+#: Format tag of the epoch checkpoints written by :func:`train_and_predict`.
+CHECKPOINT_FORMAT = "fbp-bench-cnn-checkpoint/1"
 
 
 @dataclass
@@ -69,6 +82,12 @@ class CnnResult:
     channels_last, compiled : bool
     input_size : int
         Crop side in pixels.
+    image_size : int
+        Side of the training/test images the crops are cut from.
+    threads : int
+        ``torch.get_num_threads()`` during training.
+    resumed_from : int
+        Iterations restored from a checkpoint (0: trained from the start).
     weights : dict
         Build provenance (init, checkpoint file, source, sha256).
     state_dict : dict of str to Tensor, optional
@@ -96,6 +115,9 @@ class CnnResult:
     compiled: bool
     input_size: int
     weights: dict[str, Any]
+    image_size: int = 0
+    threads: int = 1
+    resumed_from: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)
 
@@ -111,24 +133,11 @@ class CnnResult:
             "images_per_s_steady": round(self.images_per_s_steady, 1), "stages": self.stages,
             "device": self.device, "device_name": self.device_name, "precision": self.precision,
             "channels_last": self.channels_last, "compiled": self.compiled, "input_size": self.input_size,
+            "image_size": self.image_size, "threads": self.threads, "resumed_from_iteration": self.resumed_from,
             "weights": self.weights, "versions": self.versions,
             "train_loss_first": float(loss[0]) if len(loss) else None,
             "train_loss_last5pct": float(tail.mean()) if len(tail) else None,
         }
-
-    def save_state_dict(self, path: str | Path) -> Path:
-        """Write the final weights (``.safetensors`` by suffix, else ``torch.save``); returns the path."""
-        if self.state_dict is None:
-            raise ValueError("this result was made with keep_state_dict=False")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".safetensors":
-            from safetensors.torch import save_file
-
-            save_file({k: v.contiguous() for k, v in self.state_dict.items()}, str(path))
-        else:
-            torch.save(self.state_dict, path)
-        return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,24 +186,28 @@ def center_crops(images: torch.Tensor, size: int) -> torch.Tensor:
     return images[:, top:top + size, left:left + size]
 
 
-def to_input(crops: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
-    """uint8 crops (B, S, S, 3) -> ImageNet-normalised float32 (B, 3, S, S).
+def to_input(crops: torch.Tensor, channels_last: bool = True,
+             normalisation: tuple[tuple[float, ...], tuple[float, ...]] = IMAGENET_NORMALISATION) -> torch.Tensor:
+    """uint8 crops (B, S, S, 3) -> normalised float32 (B, 3, S, S).
 
-    The permuted NHWC tensor already has channels_last strides; with ``channels_last=False``
-    it is made contiguous (NCHW).
+    ``normalisation`` is the (mean, std) per RGB channel on the 0-1 scale (default
+    torchvision's ImageNet statistics; an architecture's ``normalisation`` otherwise). The
+    permuted NHWC tensor already has channels_last strides; with ``channels_last=False`` it is
+    made contiguous (NCHW).
     """
     x = crops.permute(0, 3, 1, 2).float()
     if not channels_last:
         x = x.contiguous()
-    mean, inv_std = _norm_constants(x.device)
+    mean, inv_std = _norm_constants(x.device, normalisation)
     return (x - mean) * inv_std
 
 
-@lru_cache(maxsize=8)
-def _norm_constants(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean, 1/std), each (1, 3, 1, 1) float32 on ``device``, made once per device."""
-    mean = torch.tensor(MEAN_255, dtype=torch.float32).view(1, 3, 1, 1)
-    inv_std = 1.0 / torch.tensor(STD_255, dtype=torch.float32).view(1, 3, 1, 1)
+@lru_cache(maxsize=16)
+def _norm_constants(device: torch.device, normalisation: tuple[tuple[float, ...], tuple[float, ...]]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(255 mean, 1/(255 std)), each (1, 3, 1, 1) float32 on ``device``, made once per device."""
+    mean = torch.tensor(normalisation[0], dtype=torch.float32).view(1, 3, 1, 1) * 255
+    inv_std = 1.0 / (torch.tensor(normalisation[1], dtype=torch.float32).view(1, 3, 1, 1) * 255)
     return mean.to(device), inv_std.to(device)
 
 
@@ -204,6 +217,14 @@ class _EpochSampler:
     def __init__(self, n: int, generator: torch.Generator, device: torch.device) -> None:
         self.n, self.generator, self.device = n, generator, device
         self._perm = torch.empty(0, dtype=torch.long, device=device)
+
+    def state(self) -> torch.Tensor:
+        """The indices drawn but not yet used (for checkpoints)."""
+        return self._perm.cpu()
+
+    def restore(self, perm: torch.Tensor) -> None:
+        """Continue from :meth:`state`."""
+        self._perm = perm.to(self.device)
 
     def next(self, batch_size: int) -> torch.Tensor:
         while self._perm.numel() < batch_size:
@@ -249,7 +270,43 @@ def _make_optimizer(stage: Stage, params: list[nn.Parameter], weight_decay: floa
     if stage.optimizer == "sgd":
         return torch.optim.SGD(params, lr=stage.lr, momentum=stage.momentum,
                                weight_decay=weight_decay, **extra)
+    if stage.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=stage.lr, weight_decay=weight_decay, **extra)
     return torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay, **extra)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _run_id(model_name: str, init: str, recipe: Recipe, seed: int, n: int, size: int,
+            scores: torch.Tensor) -> str:
+    """Identity of a training run, stored in its checkpoints (a mismatching checkpoint is not used)."""
+    payload = json.dumps({"model": model_name, "init": init, "recipe": recipe.to_dict(), "seed": seed,
+                          "n": n, "size": size, "scores": hashlib.sha1(scores.numpy().tobytes()).hexdigest()},
+                         sort_keys=True, default=str)
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename (atomic)."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _load_checkpoint(path: Path | None, run_id: str) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it belongs to ``run_id``, else None."""
+    if path is None or not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("run_id") != run_id:
+        print(f"note: {path} is from another run configuration; training from the start",
+              file=sys.stderr, flush=True)
+        return None
+    return state
 
 
 def _versions() -> dict[str, str]:
@@ -265,7 +322,8 @@ def _versions() -> dict[str, str]:
 
 @torch.inference_mode()
 def predict(model: nn.Module, images: torch.Tensor, size: int, device: torch.device,
-            batch_size: int = 256, bf16: bool = False, channels_last: bool = True) -> np.ndarray:
+            batch_size: int = 256, bf16: bool = False, channels_last: bool = True,
+            normalisation: tuple[tuple[float, ...], tuple[float, ...]] = IMAGENET_NORMALISATION) -> np.ndarray:
     """Centre-crop predictions of ``model`` (put in eval mode) for uint8 images.
 
     Parameters
@@ -283,7 +341,7 @@ def predict(model: nn.Module, images: torch.Tensor, size: int, device: torch.dev
     for start in range(0, images.shape[0], batch_size):
         crops = center_crops(images[start:start + batch_size], size).to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out.append(model(to_input(crops, channels_last)).float())
+            out.append(model(to_input(crops, channels_last, normalisation)).float())
     return torch.cat(out).cpu().numpy().astype(np.float32) if out else np.zeros(0, np.float32)
 
 
@@ -291,40 +349,44 @@ def predict(model: nn.Module, images: torch.Tensor, size: int, device: torch.dev
 # the training loop
 
 
+
 def train_and_predict(model_name: str, train_images: Any, train_scores: Any, test_images: Any,
                       recipe: str | Recipe = "paper", init: str = "imagenet",
                       device: str | torch.device = "cuda", seed: int = 0, max_iters: int | None = None,
                       progress: bool = True, *, input_size: int | None = None,
                       allow_download: bool = False, compile: bool | None = None,
-                      eval_batch_size: int = 256, keep_state_dict: bool = True) -> CnnResult:
+                      eval_batch_size: int = 256, keep_state_dict: bool = True,
+                      checkpoint: str | Path | None = None, threads: int | None = None) -> CnnResult:
     """Fine-tune (or train from scratch) a registered CNN on one split; predict the test part.
 
     Parameters
     ----------
     model_name : str
         A name of :data:`models.cnn.CNNS` (``alexnet``, ``resnet18``, ``resnext50``, ``resnet50``,
-        ``mobilenet_v2``).
+        ``mobilenet_v2``, ``efficientnet_lite0``).
     train_images : uint8 Tensor or ndarray (N, H, W, 3)
-        Training images (256x256 in the benchmark), RGB. Moved to ``device`` once.
+        Training images (``recipe.image_size`` square in the benchmark), RGB. Moved to
+        ``device`` once.
     train_scores : array-like (N,)
         Mean attractiveness scores (1-5) of the training images.
     test_images : uint8 Tensor or ndarray (M, H, W, 3)
         Test images; only seen after training, centre-cropped.
     recipe : str or Recipe
-        ``paper`` (default), ``blog``, ``fast`` or a :class:`Recipe`.
+        ``paper`` (default), ``blog``, ``fast``, ``cpu`` or a :class:`Recipe`.
     init : {"imagenet", "scratch"}
         ImageNet weights (offline; see :mod:`models.cnn.weights`) or random initialisation.
     device : str or torch.device
-        ``cuda`` for real runs; ``cpu`` works for tiny ones.
+        ``cuda`` or ``cpu``.
     seed : int
-        Seeds the head/scratch initialisation, batch order, crops and flips.
+        Seeds the head/scratch initialisation, batch order, crops, flips and dropout.
     max_iters : int, optional
         Cap on the total iterations; the recipe is scaled down (schedule shape kept) and the
         shortened recipe is recorded in the result.
     progress : bool
         Print a loss line to stderr about every 10% of each stage.
     input_size : int, optional
-        Crop side overriding the architecture's (for quick CPU tests on small images).
+        Crop side overriding the recipe's ``crop_size`` and the architecture's ``input_size``
+        (for quick CPU tests on small images).
     allow_download : bool
         Allow torchvision to download missing ImageNet weights (default: offline only).
     compile : bool, optional
@@ -333,6 +395,13 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
         Batch size for test prediction.
     keep_state_dict : bool
         Copy the final weights to the CPU into ``result.state_dict``.
+    checkpoint : str or Path, optional
+        Epoch checkpoint file: resumed from when it exists and belongs to this configuration
+        (model, init, recipe, seed, training labels), rewritten atomically at the end of every
+        epoch and stage. The caller deletes it once the result is stored.
+    threads : int, optional
+        Intra-op threads on the CPU (default: every core available to the process); the
+        previous setting is restored on return.
 
     Returns
     -------
@@ -349,7 +418,7 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
     arch = CNNS.create(model_name)
     recipe = get_recipe(recipe)
     dev = resolve_device(device)
-    size = input_size or arch.input_size
+    size = input_size or recipe.crop_size or arch.input_size
     if size < arch.min_input_size:
         raise ConfigError(f"{model_name}: input size {size} below its minimum {arch.min_input_size}")
     train_u8 = _as_uint8_images(train_images, "train_images", size)
@@ -363,8 +432,29 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
         raise ConfigError("train_scores: contains NaN or inf")
     if max_iters is not None:
         recipe = recipe.limited(max_iters, n)
+    previous_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(threads or available_cores())
+    try:
+        return _train(arch, model_name, recipe, init, dev, seed, size, train_u8, scores, test_u8,
+                      progress=progress, allow_download=allow_download, compile=compile,
+                      eval_batch_size=eval_batch_size, keep_state_dict=keep_state_dict,
+                      checkpoint=Path(checkpoint) if checkpoint is not None else None, t_start=t_start)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(arch: Any, model_name: str, recipe: Recipe, init: str, dev: torch.device, seed: int, size: int,
+           train_u8: torch.Tensor, scores: torch.Tensor, test_u8: torch.Tensor, *, progress: bool,
+           allow_download: bool, compile: bool | None, eval_batch_size: int, keep_state_dict: bool,
+           checkpoint: Path | None, t_start: float) -> CnnResult:
+    """The body of :func:`train_and_predict` once inputs are checked and threads are set."""
+    n = train_u8.shape[0]
     use_compile = recipe.compile if compile is None else compile
     use_amp = recipe.bf16 and dev.type == "cuda"
+    norm = arch.normalisation
+    run_id = _run_id(model_name, init, recipe, seed, n, size, scores)
+    saved = _load_checkpoint(checkpoint, run_id)
 
     torch.manual_seed(seed)
     model = arch.build(init, allow_download=allow_download)
@@ -372,6 +462,8 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
     if recipe.head_bias == "mean":
         with torch.no_grad():
             head.bias.fill_(float(scores.mean()))
+    if saved is not None:
+        model.load_state_dict(saved["model"], strict=True)
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(dev, memory_format=memory_format)
     if dev.type == "cuda":
@@ -386,28 +478,63 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
     sampler = _EpochSampler(n, gen, dev)
     bs = recipe.batch_size
     stage_iters = [s.n_iterations(n, bs) for s in recipe.stages]
+    epoch_iters = max(1, math.ceil(n / bs))
     losses = torch.zeros(sum(stage_iters), device=dev)
+    stage_stats: list[dict[str, Any]] = []
+    k, resume_stage, resume_it, prior_train_s = 0, 0, 0, 0.0
+    if saved is not None:
+        k, resume_stage, resume_it = int(saved["k"]), int(saved["stage"]), int(saved["it"])
+        losses[:k] = saved["losses"].to(dev)
+        stage_stats = list(saved["stage_stats"])
+        prior_train_s = float(saved["train_s"])
+        gen.set_state(saved["generator"].to(gen.get_state().device))
+        sampler.restore(saved["perm"])
+        torch.set_rng_state(saved["torch_rng"])
+        if dev.type == "cuda" and "cuda_rng" in saved:
+            torch.cuda.set_rng_state(saved["cuda_rng"], dev)
+        if progress:
+            print(f"[{model_name} {recipe.name}] resumed from {checkpoint} at iteration {k}",
+                  file=sys.stderr, flush=True)
+    resumed_from = k
     _sync(dev)
     t_train = time.perf_counter()
-    stage_stats: list[dict[str, Any]] = []
-    k = 0
-    for stage, iters in zip(recipe.stages, stage_iters, strict=True):
+
+    def save(si: int, it: int, opt: torch.optim.Optimizer) -> None:
+        if checkpoint is None:
+            return
+        _sync(dev)
+        payload = {"format": CHECKPOINT_FORMAT, "run_id": run_id, "stage": si, "it": it, "k": k,
+                   "model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "generator": gen.get_state(), "perm": sampler.state(), "torch_rng": torch.get_rng_state(),
+                   "losses": losses[:k].cpu(), "stage_stats": stage_stats,
+                   "train_s": prior_train_s + time.perf_counter() - t_train}
+        if dev.type == "cuda":
+            payload["cuda_rng"] = torch.cuda.get_rng_state(dev)
+        _save_checkpoint(checkpoint, payload)
+
+    for si, (stage, iters) in enumerate(zip(recipe.stages, stage_iters, strict=True)):
+        if si < resume_stage:
+            continue
+        start_it = resume_it if si == resume_stage else 0
         head_params = set(head.parameters())
         for p in model.parameters():
             p.requires_grad_(not stage.freeze_backbone or p in head_params)
         params = [p for p in model.parameters() if p.requires_grad]
         wd = weight_decay_default if stage.weight_decay is None else stage.weight_decay
         opt = _make_optimizer(stage, params, wd, dev)
+        if saved is not None and si == resume_stage and start_it > 0:
+            opt.load_state_dict(saved["optimizer"])
         model.train()
         if stage.freeze_backbone:
             model.eval()
             head.train()
-        warm = min(10, max(1, iters // 5)) if iters > 1 else 0
+        remaining = iters - start_it
+        warm = start_it + (min(10, max(1, remaining // 5)) if remaining > 1 else 0)
         report_every = max(1, math.ceil(iters / 10))
         t_stage = time.perf_counter()
         t_warm = t_stage
-        lr = stage.lr
-        for it in range(iters):
+        lr = stage.lr_at(max(0, start_it - 1), iters)
+        for it in range(start_it, iters):
             if it == warm:
                 _sync(dev)
                 t_warm = time.perf_counter()
@@ -415,7 +542,7 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
             for group in opt.param_groups:
                 group["lr"] = lr
             idx = sampler.next(bs)
-            x = to_input(random_crops(images, idx, size, gen, recipe.hflip), recipe.channels_last)
+            x = to_input(random_crops(images, idx, size, gen, recipe.hflip), recipe.channels_last, norm)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
                 out = net(x)
             loss = F.mse_loss(out.float(), targets[idx])
@@ -428,6 +555,8 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
                 recent = losses[max(0, k - report_every):k].mean().item()
                 print(f"[{model_name} {recipe.name}/{stage.name}] it {it + 1}/{iters} lr {lr:.2e} "
                       f"loss {recent:.4f}", file=sys.stderr, flush=True)
+            if k % epoch_iters == 0 and it + 1 < iters:
+                save(si, it + 1, opt)
         _sync(dev)
         t_end = time.perf_counter()
         steady_iters = iters - warm
@@ -435,14 +564,15 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
         stage_stats.append({"name": stage.name, "iterations": iters, "seconds": round(t_end - t_stage, 3),
                             "images_per_s_steady": round(steady, 1), "final_lr": lr,
                             "weight_decay": wd, "frozen_backbone": stage.freeze_backbone})
-    train_time = time.perf_counter() - t_train
+        save(si, iters, opt)
+    train_time = prior_train_s + time.perf_counter() - t_train
     for p in model.parameters():
         p.requires_grad_(True)
     del images
 
     t_pred = time.perf_counter()
     test_pred = predict(model, test_u8, size, dev, eval_batch_size, bf16=recipe.bf16,
-                        channels_last=recipe.channels_last)
+                        channels_last=recipe.channels_last, normalisation=norm)
     predict_time = time.perf_counter() - t_pred
     samples = k * bs
     steady_w = [(s["iterations"], s["images_per_s_steady"]) for s in stage_stats
@@ -457,7 +587,20 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
         wall_time_s=time.perf_counter() - t_start,
         images_per_s=samples / train_time if train_time > 0 else float("nan"),
         images_per_s_steady=steady_all, stages=stage_stats, seed=seed, device=str(dev),
-        device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name(),
         precision="bf16-autocast" if use_amp else "fp32", channels_last=recipe.channels_last,
         compiled=use_compile, input_size=size, weights=dict(arch.build_info), versions=_versions(),
+        image_size=int(train_u8.shape[1]), threads=torch.get_num_threads(), resumed_from=resumed_from,
         state_dict=state)
+
+
+def _cpu_name() -> str:
+    """The CPU model name (``/proc/cpuinfo``), else ``platform.processor()``, else ``cpu``."""
+    import platform
+
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return f"cpu: {line.split(':', 1)[1].strip()}"
+    return f"cpu: {platform.processor()}" if platform.processor() else "cpu"

@@ -24,7 +24,7 @@ def cli(tmp_path, root, *extra):
 
 def test_cnn_record_table_and_resume(tmp_path, fake, monkeypatch):
     torch.set_num_threads(1)
-    args = ("--models", "resnet18", "--init", "scratch", "--device", "cpu", "--max-iters", "2")
+    args = ("--models", "resnet18", "--init", "scratch", "--device", "cpu", "--recipe", "paper", "--max-iters", "2")
     assert cli(tmp_path, fake, *args) == 0
     rec_path = tmp_path / "out" / "records" / "60-40" / "resnet18__cnn__scratch-paper" / "split-1.json"
     rec = json.loads(rec_path.read_text())
@@ -65,7 +65,7 @@ def test_saved_cnn_scores_a_photo(tmp_path, fake, capsys):
 
     torch.set_num_threads(1)
     assert cli(tmp_path, fake, "--models", "resnet18", "--init", "scratch", "--device", "cpu",
-               "--max-iters", "2", "--save-model") == 0
+               "--recipe", "paper", "--max-iters", "2", "--save-model") == 0
     weights = tmp_path / "out" / "models" / "60-40" / "resnet18__cnn__scratch-paper" / "split-1.safetensors"
     assert weights.is_file()
     photo = tmp_path / "astronaut.jpg"

@@ -62,7 +62,7 @@ def test_unknown_names_are_one_line_errors():
 
 
 def test_recipes_match_the_issue():
-    assert set(RECIPES) == {"paper", "blog", "fast"}
+    assert set(RECIPES) == {"paper", "blog", "fast", "cpu"}
     (stage,) = PAPER.stages
     assert (PAPER.batch_size, stage.iterations, stage.lr, stage.momentum) == (16, 20000, 1e-3, 0.9)
     assert [stage.lr_at(i, 20000) for i in (0, 4999, 5000, 10000, 15000, 19999)] == pytest.approx(
@@ -135,7 +135,7 @@ def test_a_few_steps_reduce_the_training_loss():
     assert prov["recipe"]["name"] == "toy" and prov["weights"] == {"init": "scratch"}
 
 
-def test_frozen_backbone_stage_trains_only_the_head_and_max_iters_caps(tmp_path):
+def test_frozen_backbone_stage_trains_only_the_head_and_max_iters_caps():
     imgs, scores = _toy_data(4, 36)
     recipe = Recipe("two", batch_size=4, stages=(
         Stage("head", "adam", lr=1e-2, epochs=2, freeze_backbone=True),
@@ -145,8 +145,7 @@ def test_frozen_backbone_stage_trains_only_the_head_and_max_iters_caps(tmp_path)
     assert res.iterations == 2  # 2 + 2 iterations scaled to <= 3: one per stage
     assert [s["frozen_backbone"] for s in res.stages] == [True, False]
     assert "limited to 3 of 4" in res.recipe.note
-    path = res.save_state_dict(tmp_path / "w.pt")
-    assert set(torch.load(path, weights_only=True)) == set(res.state_dict)
+    assert res.state_dict and all(v.device.type == "cpu" for v in res.state_dict.values())
 
 
 def test_bad_inputs_are_config_errors():
