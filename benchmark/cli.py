@@ -38,7 +38,8 @@ def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run_benchmark.py",
         description="Facial beauty prediction benchmark on SCUT-FBP5500 (Liang et al., ICPR 2018).",
-        epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help'.")
+        epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help', "
+               "'run_benchmark.py check-data --help'.")
     p.add_argument("--protocol", default=ALL,
                    help="5fold, 60-40, all (default: 5fold and 60-40), 10fold (not an official split), or a folder "
                         "of split files (train_K.txt/test_K.txt)")
@@ -121,7 +122,7 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``report``/``predict`` sub-commands, else run the benchmark."""
+    """Dispatch ``report``/``predict``/``check-data`` sub-commands, else run the benchmark."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
@@ -141,9 +142,13 @@ def _dispatch(command: str, argv: list[str]) -> int:
         from reports.cli import cmd_report
 
         return cmd_report(argv)
+    if command == "check-data":
+        from data.integrity import cmd_check_data
+
+        return cmd_check_data(argv)
     from benchmark.predict_cli import cmd_predict
 
     return cmd_predict(argv)
 
 
-SUBCOMMANDS = ("report", "predict")
+SUBCOMMANDS = ("report", "predict", "check-data")

@@ -26,6 +26,7 @@ from benchmark.pipeline import (
 from benchmark.protocols import Split, load_protocols, protocol_manifest, select_splits, write_generated_splits
 from benchmark.provenance import git_commit, machine, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey, write_json
+from data.integrity import integrity_of
 from data.scut import ScutFBP5500
 
 
@@ -175,8 +176,12 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
                    started: str, extra: dict[str, Any] | None = None, *, commit: str | None = None) -> dict[str, Any]:
     """The run manifest: configuration, versions, git commit, dataset fingerprint, machine.
 
-    ``commit`` is the commit the run started from (default: the current one).
+    ``commit`` is the commit the run started from (default: the current one). ``extra`` is
+    merged in, except its ``dataset_integrity`` (:func:`data.integrity.integrity_of`), which goes
+    into ``dataset`` as ``integrity`` (the verdict) and ``integrity_check`` (the counts).
     """
+    extra = dict(extra or {})
+    integrity = extra.pop("dataset_integrity", None)
     return {
         "status": status,
         "command": " ".join(config.argv),
@@ -186,7 +191,8 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
         "versions": package_versions(),
         "machine": machine(),
         "dataset": {"root": str(dataset.root), "fingerprint": dataset.fingerprint(),
-                    "n_images": len(dataset.labels), "kind": type(dataset).__name__},
+                    "n_images": len(dataset.labels), "kind": type(dataset).__name__,
+                    **({"integrity": integrity["verdict"], "integrity_check": integrity} if integrity else {})},
         "config": {
             "protocol": config.protocol,
             "splits": {p[0].protocol: [{"split": s.name, "n_train": len(s.train), "n_test": len(s.test)}
@@ -200,7 +206,7 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
             "pca_components": config.pca_components, "seed": config.seed, "jobs": config.jobs,
             "cache_dir": str(config.cache_dir),
         },
-        **(extra or {}),
+        **extra,
     }
 
 
@@ -233,6 +239,9 @@ def run(config: RunConfig) -> ResultStore:
     store = ResultStore(config.out_dir)
     timings: dict[str, float] = {}
     extra: dict[str, Any] = {"timings": timings}
+    t0 = time.perf_counter()
+    extra["dataset_integrity"] = integrity_of(dataset)  # one SHA-256 pass over the data folder
+    timings["integrity_s"] = round(time.perf_counter() - t0, 2)
     extra["records_computed"] = run_handcrafted(config, dataset, protocols, store, commit, started, extra)
     if config.models:
         from benchmark.cnn_runner import resolve_device, run_cnn_track
@@ -253,7 +262,8 @@ def run(config: RunConfig) -> ResultStore:
             timings["cnn_s"] = round(time.perf_counter() - t0, 2)
     write_generated_splits(config.out_dir, every_split, dataset.labels)
     store.write_csv()
-    render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}")
+    render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}; data "
+                             f"{extra['dataset_integrity']['verdict']}")
     write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
                                                                 started, extra, commit=commit))
     return store

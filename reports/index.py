@@ -52,7 +52,8 @@ def provenance_line(manifest: Mapping[str, Any] | None, report_command: str = ""
     else:
         run = (f"`{_one_line(manifest.get('command') or 'not recorded')}`; "
                f"commit {manifest.get('git_commit') or 'unknown'}; "
-               f"machine {machine_summary(manifest.get('machine'))}")
+               f"machine {machine_summary(manifest.get('machine'))}; "
+               f"data {(manifest.get('dataset') or {}).get('integrity') or 'integrity not recorded'}")
     return f"{run}; rendered by `{report_command}`" if report_command else run
 
 
@@ -70,7 +71,8 @@ def _provenance_rows(manifest: Mapping[str, Any] | None, n_records: int, report_
         ("Machine", machine_summary(m.get("machine"))),
         ("Run status", str(m.get("status") or "not recorded")),
         ("Started / finished", f"{m.get('started') or '?'} / {m.get('finished') or '?'}"),
-        ("Dataset", f"{dataset.get('n_images', '?')} images, fingerprint {dataset.get('fingerprint', '?')}"
+        ("Dataset", f"{dataset.get('n_images', '?')} images, fingerprint {dataset.get('fingerprint', '?')}, "
+         f"{dataset.get('integrity') or 'integrity not recorded'} (run_benchmark.py check-data)"
          if dataset else "not recorded"),
         ("Records", str(n_records)),
         ("Report command", _code(report_command) if report_command else "not recorded"),
