@@ -46,7 +46,8 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="only these splits of the protocol(s), comma-separated: a split name (1) "
                                     "or protocol/split (5fold/1); default: every split")
     p.add_argument("--data-dir", help=f"dataset root (default: ${ENV_VAR}, else data/SCUT-FBP5500_v2)")
-    p.add_argument("--features", help="comma-separated feature extractors (default: all registered)")
+    p.add_argument("--features", help="comma-separated feature extractors (default: all registered); join "
+                                      "several with + for one fused feature row (see --list)")
     p.add_argument("--predictors", help="comma-separated predictors (default: all registered)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: reports/latest)")
     p.add_argument("--cache-dir", type=Path, default=None,
@@ -78,8 +79,11 @@ def run_parser() -> argparse.ArgumentParser:
 
 def list_components() -> str:
     """Every registered feature, predictor and protocol with its one-line description."""
+    from benchmark import fusion
+
     lines = ["features:"]
     lines += [f"  {n:<12} {FEATURES.describe(n)}" for n in FEATURES.list()]
+    lines.append(f"  {'A+B+...':<12} early fusion: {fusion.SYNTAX_HELP}")
     lines.append("predictors:")
     lines += [f"  {n:<12} {PREDICTORS.describe(n)}" for n in PREDICTORS.list()]
     from models.cnn import CNNS
@@ -102,6 +106,7 @@ def cmd_run(argv: list[str]) -> int:
     if args.list:
         print(list_components())
         return 0
+    from benchmark.fusion import parse_feature_list
     from benchmark.runner import RunConfig, run
 
     if args.jobs == 0 or args.jobs < -1:
@@ -110,7 +115,7 @@ def cmd_run(argv: list[str]) -> int:
 
     config = RunConfig(
         data_dir=resolve_data_dir(args.data_dir), protocol=args.protocol,
-        features=_names(args.features, FEATURES), predictors=_names(args.predictors, PREDICTORS),
+        features=parse_feature_list(args.features), predictors=_names(args.predictors, PREDICTORS),
         out_dir=args.out, cache_dir=args.cache_dir or default_cache_dir(), jobs=args.jobs,
         force=args.force, seed=args.seed, pca_components=args.pca, progress=not args.quiet,
         argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,

@@ -52,10 +52,14 @@ class FeatureMatrix:
     values : ndarray of shape (n_faces, n_features), float64
     fallback : ndarray of shape (n_faces,), bool
         True where the face had no manual landmarks and the extractor used detected ones.
+    widths : tuple of int
+        For a fused feature (:mod:`benchmark.fusion`), the column count of each block in
+        order; empty for a single feature.
     """
 
     values: np.ndarray
     fallback: np.ndarray
+    widths: tuple[int, ...] = ()
 
 
 def _extract_chunk(extractors: Sequence[FeatureExtractor], records: Sequence[FaceRecord]):

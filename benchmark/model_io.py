@@ -39,6 +39,7 @@ from sklearn.pipeline import Pipeline
 
 from benchmark.errors import BenchmarkError
 from benchmark.feature_cache import atomic_write_bytes
+from benchmark.pipeline import jsonable_params
 from benchmark.provenance import git_commit, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey
 from features.base import FeatureExtractor
@@ -366,7 +367,7 @@ def save_run_model(out_dir: str | Path, record: Mapping[str, Any], extractor: Fe
         "metrics": dict(record.get("metrics", {})), "n_train": record.get("n_train"),
         "n_test": record.get("n_test"), "seed": record.get("seed"),
         "feature_config": {"name": record["feature"], "class": f"{type(extractor).__module__}."
-                           f"{type(extractor).__qualname__}", "params": extractor.get_params(),
+                           f"{type(extractor).__qualname__}", "params": jsonable_params(extractor),
                            "version": extractor.version, "uses_landmarks": bool(extractor.uses_landmarks)},
         "model_config": (record.get("config") or {}).get("model"),
         "record_created": record.get("created"),

@@ -7,14 +7,17 @@ record's configuration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmark.fusion import FusedFeatures, create_fused, is_fused
 from features import FEATURES
 from features.base import FeatureExtractor
 from models import PREDICTORS
@@ -41,11 +44,23 @@ class ToFloat32(TransformerMixin, BaseEstimator):
 
 
 def build_preprocessing(extractor: FeatureExtractor, pca_components: int = DEFAULT_PCA,
-                        seed: int = 0) -> Pipeline:
+                        seed: int = 0, widths: Sequence[int] | None = None) -> Pipeline:
     """Scaler, then PCA if the feature is high-dimensional (fitted on a training split only).
 
-    High-dimensional features are cast to float32 first (see :class:`ToFloat32`).
+    High-dimensional features are cast to float32 first (see :class:`ToFloat32`). For a fused
+    feature (:class:`~benchmark.fusion.FusedFeatures`) each block gets its own preprocessing
+    on its own columns (a :class:`~sklearn.compose.ColumnTransformer` named ``blocks``), so
+    each block is standardised, and PCA-reduced if that extractor is high-dimensional, on its
+    own; ``widths`` are then the blocks' column counts, in order.
     """
+    if isinstance(extractor, FusedFeatures):
+        if widths is None or len(widths) != len(extractor.blocks):
+            raise ValueError(f"fused feature {extractor.registry_name!r} needs the column count of each of "
+                             f"its {len(extractor.blocks)} blocks, got {widths!r}")
+        stops = np.cumsum(widths)
+        columns = [(name, build_preprocessing(block, pca_components, seed), slice(int(stop - width), int(stop)))
+                   for (name, block), width, stop in zip(extractor.blocks, widths, stops, strict=True)]
+        return Pipeline([("blocks", ColumnTransformer(columns, remainder="drop", sparse_threshold=0.0))])
     if not extractor.high_dimensional:
         return Pipeline([("scale", StandardScaler())])
     return Pipeline([("float32", ToFloat32()), ("scale", StandardScaler()),
@@ -61,7 +76,7 @@ def build_predictor(predictor: str, seed: int = 0) -> BaseEstimator:
 
 
 def build_model(extractor: FeatureExtractor, predictor: str, pca_components: int = DEFAULT_PCA,
-                seed: int = 0) -> Pipeline:
+                seed: int = 0, widths: Sequence[int] | None = None) -> Pipeline:
     """Scaler -> (PCA if the feature is high-dimensional) -> predictor.
 
     Parameters
@@ -74,13 +89,21 @@ def build_model(extractor: FeatureExtractor, predictor: str, pca_components: int
         Components kept by PCA for high-dimensional features.
     seed : int
         Passed as ``random_state`` to every step that has one.
+    widths : sequence of int, optional
+        Column count of each block of a fused feature (see :func:`build_preprocessing`).
     """
-    pre = build_preprocessing(extractor, pca_components, seed)
+    pre = build_preprocessing(extractor, pca_components, seed, widths)
     return Pipeline([*pre.steps, ("predict", build_predictor(predictor, seed))])
 
 
 def create_extractor(name: str) -> FeatureExtractor:
-    """The registered feature extractor ``name`` with its default (benchmark) parameters."""
+    """The registered feature extractor ``name`` with its default (benchmark) parameters.
+
+    A fusion (``dlib-embed+lbp``, see :mod:`benchmark.fusion`) gives a
+    :class:`~benchmark.fusion.FusedFeatures` of its blocks.
+    """
+    if is_fused(name):
+        return create_fused(name)
     return FEATURES.create(name)
 
 
@@ -90,8 +113,8 @@ def jsonable_params(estimator: BaseEstimator) -> dict[str, Any]:
     for key, value in estimator.get_params(deep=True).items():
         if isinstance(value, BaseEstimator):
             out[key] = type(value).__name__
-        elif isinstance(value, list) and value and isinstance(value[0], tuple):  # Pipeline.steps
-            out[key] = [name for name, _ in value]
+        elif isinstance(value, (list, tuple)) and value and isinstance(value[0], tuple):  # steps, blocks
+            out[key] = [item[0] for item in value]
         elif isinstance(value, (str, int, float, bool)) or value is None:
             out[key] = value
         elif isinstance(value, (tuple, list)):

@@ -106,9 +106,9 @@ class SavedModel:
         config = self.metadata.get("feature_config") or {}
         if "uses_landmarks" in config:
             return bool(config["uses_landmarks"])
-        from features import FEATURES
+        from benchmark.fusion import is_known, landmark_blocks
 
-        return bool(FEATURES.get(self.feature).uses_landmarks) if self.feature in FEATURES else False
+        return bool(landmark_blocks(self.feature)) if is_known(self.feature) else False
 
     @property
     def is_cnn(self) -> bool:
@@ -123,9 +123,9 @@ class SavedModel:
             except ImportError:  # torch not installed
                 return False
             return self.feature in CNNS
-        from features import FEATURES
+        from benchmark.fusion import is_known
 
-        return self.metadata.get("kind") == KIND_PIPELINE and self.feature in FEATURES
+        return self.metadata.get("kind") == KIND_PIPELINE and is_known(self.feature)  # every block of a fusion
 
     def load(self) -> Any:
         """The model, with ``predict(records) -> scores``: a skops pipeline or a CNN face scorer."""
@@ -362,7 +362,12 @@ def select_model(name: str | None, models_dir: Path) -> tuple[SavedModel, list[s
         raise NoModelError(f"{model.path}: cannot score photos here (a {model.metadata.get('kind')} model "
                            f"with feature {model.feature!r}, which is not installed or not a pipeline)")
     if model.uses_landmarks:
-        warnings.append(f"{model.feature} reads the 86 SCUT-FBP5500 landmarks; on photos they are estimated "
+        from benchmark.fusion import is_fused, landmark_blocks
+
+        what = model.feature
+        if is_fused(model.feature):  # a fused model needs every block: the landmark blocks are estimated
+            what = f"{model.feature} (its block(s) {', '.join(landmark_blocks(model.feature))})"
+        warnings.append(f"{what} reads the 86 SCUT-FBP5500 landmarks; on photos they are estimated "
                         "from dlib's 68 points, so expect less accuracy than its test PC")
     return model, warnings
 

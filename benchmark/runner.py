@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from benchmark.errors import ConfigError
 from benchmark.feature_cache import FeatureCache
+from benchmark.fusion import fused_matrices
 from benchmark.metrics import score_all
 from benchmark.pipeline import (
     DEFAULT_PCA,
@@ -108,7 +109,8 @@ class Task:
 
 def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, y: np.ndarray,
               fallback: np.ndarray, row_of: dict[str, int], pca_components: int, seed: int,
-              save_to: Path | None = None, label_values: list[float] | None = None) -> list[dict[str, Any]]:
+              save_to: Path | None = None, label_values: list[float] | None = None,
+              widths: tuple[int, ...] = ()) -> list[dict[str, Any]]:
     """Fit each pairing of ``feature`` on the split's training rows and score it on the test rows.
 
     The preprocessing (scaler, PCA) is fitted once on the training rows and shared by the
@@ -126,6 +128,8 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
         Output folder: save each fitted ``Pipeline(extractor, preprocessing, predictor)`` there.
     label_values : list of float, optional
         All dataset labels, stored (as quantiles) with saved models for percentiles.
+    widths : tuple of int
+        Column count of each block of a fused feature (:mod:`benchmark.fusion`).
 
     Returns
     -------
@@ -136,7 +140,7 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
     test = np.array([row_of[n] for n in split.test])
     extractor = create_extractor(feature)
     t0 = time.perf_counter()
-    pre = build_preprocessing(extractor, pca_components, seed)
+    pre = build_preprocessing(extractor, pca_components, seed, widths=widths or None)
     X_train = pre.fit_transform(X[train])  # fitted on training rows only
     X_test = pre.transform(X[test])
     pre_s = time.perf_counter() - t0
@@ -156,7 +160,7 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
             "n_train": len(train), "n_test": len(test), "seed": seed,
             "timings": {"fit_s": round(pre_s + t2 - t1, 4), "preprocess_s": round(pre_s, 4),
                         "predict_s": round(t3 - t2, 4)},
-            "config": {"feature": {"name": feature, "params": extractor.get_params(),
+            "config": {"feature": {"name": feature, "params": jsonable_params(extractor),
                                    "version": extractor.version},
                        "model": jsonable_params(pipeline)},
             "landmark_fallback": {"train": [n for n in split.train if fallback[row_of[n]]],
@@ -197,7 +201,7 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
             "protocol": config.protocol,
             "splits": {p[0].protocol: [{"split": s.name, "n_train": len(s.train), "n_test": len(s.test)}
                                        for s in p] for p in protocols},
-            "features": {f: create_extractor(f).get_params() for f in config.features},
+            "features": {f: jsonable_params(create_extractor(f)) for f in config.features},
             "predictors": config.predictors,
             "cnn": {"models": config.models, "device": config.device, "init": config.init,
                     "recipe": config.recipe, "max_iters": config.max_iters} if config.models else None,
@@ -290,9 +294,8 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     t0 = time.perf_counter()
     records = dataset.records(names)
     needed = sorted({t.feature for t in tasks}, key=config.features.index)
-    extractors = [create_extractor(f) for f in needed]
-    matrices = dict(zip(needed, FeatureCache(config.cache_dir).matrices(
-        extractors, records, jobs=config.jobs, progress=config.progress), strict=True))
+    matrices = fused_matrices(needed, FeatureCache(config.cache_dir), records, jobs=config.jobs,
+                              progress=config.progress)
     timings["features_s"] = round(time.perf_counter() - t0, 2)
     # inputs are valid (every image decoded): from here on the run writes into the output folder
     extra["landmark_fallback"] = {r.image_id: r.landmark_status for r in records if r.landmarks is None}
@@ -304,7 +307,8 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     jobs = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(
         delayed(fit_split)(t.feature, t.predictors, t.split, matrices[t.feature].values, y,
                            matrices[t.feature].fallback, row_of, config.pca_components, config.seed,
-                           config.out_dir if config.save_model else None, list(dataset.labels.values()))
+                           config.out_dir if config.save_model else None, list(dataset.labels.values()),
+                           widths=matrices[t.feature].widths)
         for t in tasks)
     bar = tqdm(total=n_records, desc="fits", unit="fit", disable=not config.progress)
     for records_done in jobs:

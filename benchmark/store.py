@@ -33,8 +33,9 @@ CSV_COLUMNS = ["track", "feature", "predictor", "init", "recipe", "protocol", "s
 class RowKey:
     """Identifies one table row (a pairing) and, with a split, one record.
 
-    For hand-crafted rows ``feature`` is the extractor and ``predictor`` the regressor; for CNN
-    rows ``feature`` is the model name, ``predictor`` is ``"cnn"`` and ``init``/``recipe`` are set.
+    For hand-crafted rows ``feature`` is the extractor (or a fusion ``a+b``, see
+    :mod:`benchmark.fusion`) and ``predictor`` the regressor; for CNN rows ``feature`` is the
+    model name, ``predictor`` is ``"cnn"`` and ``init``/``recipe`` are set.
     """
 
     track: str
@@ -50,7 +51,8 @@ class RowKey:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    """A file name for ``name``: ``+`` (feature fusion) is kept, other unsafe runs become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name)
 
 
 def write_json(path: Path, payload: Any) -> None:

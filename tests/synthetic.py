@@ -91,3 +91,26 @@ def register_pixel_feature(name: str = "test-pixels") -> type[FeatureExtractor]:
     if name not in FEATURES:
         FEATURES.register(name)(PixelGridFeature)
     return PixelGridFeature
+
+
+class LandmarkPixelFeature(PixelGridFeature):
+    """Test feature: a finer pixel grid flagged as high-dimensional and as reading the manual landmarks.
+
+    It reads no landmark (the synthetic faces have none worth reading), but ``uses_landmarks``
+    makes the cache flag the images without a ``.pts`` (``CM1``) as fallbacks, and
+    ``high_dimensional`` puts a PCA in its preprocessing.
+    """
+
+    uses_landmarks = True
+    high_dimensional = True
+
+    def __init__(self, cells: int = 6) -> None:
+        super().__init__(cells)
+
+
+def register_fusion_features(pixels: str = "test-pixels", landmark: str = "test-lm") -> tuple[str, str]:
+    """Register :class:`PixelGridFeature` and :class:`LandmarkPixelFeature` (idempotent) for fusion tests."""
+    register_pixel_feature(pixels)
+    if landmark not in FEATURES:
+        FEATURES.register(landmark)(LandmarkPixelFeature)
+    return pixels, landmark
