@@ -39,7 +39,7 @@ def run_parser() -> argparse.ArgumentParser:
         prog="run_benchmark.py",
         description="Facial beauty prediction benchmark on SCUT-FBP5500 (Liang et al., ICPR 2018).",
         epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help', "
-               "'run_benchmark.py check-data --help'.")
+               "'run_benchmark.py check-data --help', 'run_benchmark.py audit --help'.")
     p.add_argument("--protocol", default=ALL,
                    help="5fold, 60-40, all (default: 5fold and 60-40), 10fold (not an official split), or a folder "
                         "of split files (train_K.txt/test_K.txt)")
@@ -127,7 +127,7 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``report``/``predict``/``check-data`` sub-commands, else run the benchmark."""
+    """Dispatch ``report``/``predict``/``check-data``/``audit`` sub-commands, else run the benchmark."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
@@ -151,9 +151,13 @@ def _dispatch(command: str, argv: list[str]) -> int:
         from data.integrity import cmd_check_data
 
         return cmd_check_data(argv)
+    if command == "audit":
+        from benchmark.audit import cmd_audit
+
+        return cmd_audit(argv)
     from benchmark.predict_cli import cmd_predict
 
     return cmd_predict(argv)
 
 
-SUBCOMMANDS = ("report", "predict", "check-data")
+SUBCOMMANDS = ("report", "predict", "check-data", "audit")
