@@ -61,6 +61,8 @@ def test_round_trip_on_a_fake_release(fake_release, tmp_path):
     for spec in ("5fold", "60-40"):
         assert pack.protocols(spec) == load_protocols(spec, ds)
     assert [p[0].protocol for p in pack.protocols("all")] == ["5fold", "60-40"]
+    with pytest.raises(DataError, match="10fold: the dataset has 6 labelled image"):  # generated from the labels
+        pack.protocols("10fold")
     with pytest.raises(DataError, match="not in the pack"):
         pack.indices(["AF9.jpg"])
     assert main(["--check", str(out)]) == 0
