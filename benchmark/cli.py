@@ -60,6 +60,9 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-model", action="store_true",
                    help="save every fitted model under OUT/models (for 'run_benchmark.py predict')")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--ensemble", action="append", default=[], metavar="NAME=ROW,ROW,...",
+                   help="an ensemble row combining these rows of each split, weights learned on the training part "
+                        "(repeatable; see --list)")
     cnn = p.add_argument_group("deep track (CNNs)")
     cnn.add_argument("--models", help="comma-separated CNNs, or none (default: all registered when a CUDA "
                                       "device is present)")
@@ -79,7 +82,7 @@ def run_parser() -> argparse.ArgumentParser:
 
 def list_components() -> str:
     """Every registered feature, predictor and protocol with its one-line description."""
-    from benchmark import fusion
+    from benchmark import ensemble, fusion
 
     lines = ["features:"]
     lines += [f"  {n:<12} {FEATURES.describe(n)}" for n in FEATURES.list()]
@@ -94,6 +97,7 @@ def list_components() -> str:
 
     lines.append("recipes (CNN training; --recipe, default cpu on the CPU and paper on CUDA):")
     lines += [f"  {n:<12} {r.description}" for n, r in RECIPES.items()]
+    lines += ensemble.help_lines()
     lines.append("protocols:")
     lines += [f"  {n:<12} {p.description}" for n, p in PROTOCOLS.items()]
     lines.append(f"  {ALL:<12} the paper's official protocols ({', '.join(ALL_PROTOCOLS)}; not 10fold)")
@@ -106,6 +110,7 @@ def cmd_run(argv: list[str]) -> int:
     if args.list:
         print(list_components())
         return 0
+    from benchmark.ensemble import parse_ensembles
     from benchmark.fusion import parse_feature_list
     from benchmark.runner import RunConfig, run
 
@@ -120,7 +125,7 @@ def cmd_run(argv: list[str]) -> int:
         force=args.force, seed=args.seed, pca_components=args.pca, progress=not args.quiet,
         argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,
         init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model,
-        splits=args.splits)
+        splits=args.splits, ensembles=parse_ensembles(args.ensemble))
     store = run(config)
     print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
     return 0

@@ -75,6 +75,8 @@ class RunConfig:
     splits : str or None
         ``--splits``: only these splits of the protocol(s) (see
         :func:`benchmark.protocols.select_splits`); None runs every split.
+    ensembles : list of benchmark.ensemble.EnsembleSpec
+        ``--ensemble``: ensemble rows built after both tracks (:mod:`benchmark.ensemble`).
     """
 
     data_dir: Path
@@ -96,6 +98,7 @@ class RunConfig:
     max_iters: int | None = None
     save_model: bool = False
     splits: str | None = None
+    ensembles: list = field(default_factory=list)
 
 
 @dataclass
@@ -241,6 +244,10 @@ def run(config: RunConfig) -> ResultStore:
     every_split = protocols
     protocols = select_splits(protocols, config.splits)
     store = ResultStore(config.out_dir)
+    if config.ensembles:
+        from benchmark.ensemble import check_run_members
+
+        config.ensembles = check_run_members(config.ensembles, config, store)  # before anything is written
     timings: dict[str, float] = {}
     extra: dict[str, Any] = {"timings": timings}
     t0 = time.perf_counter()
@@ -264,6 +271,12 @@ def run(config: RunConfig) -> ResultStore:
                 recipe=config.recipe, seed=config.seed, force=config.force, max_iters=config.max_iters,
                 save_model=config.save_model, commit=commit, progress=config.progress)
             timings["cnn_s"] = round(time.perf_counter() - t0, 2)
+    if config.ensembles:
+        from benchmark.ensemble import run_ensembles
+
+        t0 = time.perf_counter()
+        extra["ensemble_records_computed"] = run_ensembles(config, dataset, protocols, store, commit)
+        timings["ensembles_s"] = round(time.perf_counter() - t0, 2)
     write_generated_splits(config.out_dir, every_split, dataset.labels)
     store.write_csv()
     render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}; data "

@@ -24,9 +24,10 @@ from typing import Any
 import pandas as pd
 
 from benchmark.atomic import atomic_write_bytes
+from benchmark.errors import DataError
 
 CSV_COLUMNS = ["track", "feature", "predictor", "init", "recipe", "protocol", "split", "pc", "mae", "rmse",
-               "n_train", "n_test", "fit_seconds", "predict_seconds", "seed", "n_fallback", "created"]
+               "n_train", "n_test", "fit_seconds", "predict_seconds", "seed", "n_fallback", "created", "members"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class RowKey:
 
     For hand-crafted rows ``feature`` is the extractor (or a fusion ``a+b``, see
     :mod:`benchmark.fusion`) and ``predictor`` the regressor; for CNN rows ``feature`` is the
-    model name, ``predictor`` is ``"cnn"`` and ``init``/``recipe`` are set.
+    model name, ``predictor`` is ``"cnn"`` and ``init``/``recipe`` are set; for ensemble rows
+    (:mod:`benchmark.ensemble`) ``feature`` is the ensemble's name, ``predictor`` is
+    ``"ensemble"`` and ``recipe`` is the weighting method, which is not part of the file name
+    (the slug is ``<name>__ensemble``).
     """
 
     track: str
@@ -82,6 +86,16 @@ class ResultStore:
     def has(self, key: RowKey, protocol: str, split: str) -> bool:
         return self.path(key, protocol, split).is_file()
 
+    def read(self, key: RowKey, protocol: str, split: str) -> dict[str, Any] | None:
+        """The stored record of ``key`` on one split, or None when there is none."""
+        path = self.path(key, protocol, split)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: corrupt result record ({err})") from None
+
     def write(self, record: dict[str, Any]) -> Path:
         """Store one record (atomically); its key fields name the file."""
         key = RowKey(record["track"], record["feature"], record["predictor"],
@@ -109,6 +123,7 @@ class ResultStore:
                 "seed": r.get("seed"), "n_fallback": len(r.get("landmark_fallback", {}).get("test", []))
                 + len(r.get("landmark_fallback", {}).get("train", [])),
                 "created": r.get("created", ""),
+                "members": ", ".join(m["row"] for m in (r.get("ensemble") or {}).get("members", [])),
             })
         return pd.DataFrame(rows, columns=CSV_COLUMNS)
 

@@ -38,6 +38,9 @@ def report_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the bootstrap and permutation test (default 0)")
     p.add_argument("--no-figures", action="store_true", help="tables only (faster)")
+    p.add_argument("--ensemble", action="append", default=[], metavar="NAME=ROW,ROW,...",
+                   help="first store an ensemble row of these stored rows on each split where all have records "
+                        "(no refit; repeatable; see 'run_benchmark.py --list')")
     return p
 
 
@@ -74,8 +77,11 @@ def load_records(store: ResultStore) -> list[dict[str, Any]]:
 
 
 def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figures: bool = True,
-                 report_command: str = "") -> list[Path]:
+                 report_command: str = "", ensembles: list | None = None) -> list[Path]:
     """Render every table, figure and the index of ``out_dir`` from its records.
+
+    ``ensembles`` (:class:`benchmark.ensemble.EnsembleSpec`) are first stored as ensemble
+    records built from the stored records (:func:`benchmark.ensemble.build_from_store`).
 
     Returns
     -------
@@ -92,6 +98,10 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
 
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
+    if ensembles:
+        from benchmark.ensemble import build_from_store
+
+        build_from_store(store, ensembles)
     records = load_records(store)
     if not records:
         raise DataError(f"{store.records_dir}: no result records found; run the benchmark first, e.g. "
@@ -126,8 +136,11 @@ def cmd_report(argv: list[str]) -> int:
     args = report_parser().parse_args(argv)
     if args.resamples < 10:
         raise ConfigError(f"--resamples must be at least 10, got {args.resamples}")
+    from benchmark.ensemble import parse_ensembles
+
+    ensembles = parse_ensembles(args.ensemble)
     t0 = time.perf_counter()
     written = build_report(args.out, n_resamples=args.resamples, seed=args.seed, figures=not args.no_figures,
-                           report_command=" ".join(["python run_benchmark.py report", *argv]))
+                           report_command=" ".join(["python run_benchmark.py report", *argv]), ensembles=ensembles)
     print(f"report: {written[-1]} ({len(written)} files, {time.perf_counter() - t0:.1f} s)")
     return 0

@@ -45,8 +45,8 @@ METRICS = ("pc", "mae", "rmse")
 METRIC_TITLES = {"pc": "PC", "mae": "MAE", "rmse": "RMSE"}
 DECIMALS = 4
 
-TRACK_ORDER = {"handcrafted": 0, "cnn": 1}
-PREDICTOR_ORDER = {"lr": 0, "gr": 1, "svr": 2, "xgb": 3, "cnn": 4}
+TRACK_ORDER = {"handcrafted": 0, "cnn": 1, "ensemble": 2}
+PREDICTOR_ORDER = {"lr": 0, "gr": 1, "svr": 2, "xgb": 3, "cnn": 4, "ensemble": 5}
 #: Named protocols first, in the order of :data:`benchmark.protocols.PROTOCOLS` (5fold, 60-40, 10fold).
 PROTOCOL_ORDER = {name: i for i, name in enumerate(PROTOCOLS)}
 #: Protocol titles; split sizes are added from the data only (see :func:`protocol_title`).
@@ -153,9 +153,12 @@ def best_mask(values: pd.Series, higher_is_better: bool) -> pd.Series:
 def pairing_label(track: str, feature: str, predictor: str, init: str = "", recipe: str = "") -> str:
     """Row label of a pairing.
 
-    ``"geom86 + svr"`` for hand-crafted pairings and
-    ``"resnet18 (CNN, init=imagenet, recipe=paper)"`` for CNN rows.
+    ``"geom86 + svr"`` for hand-crafted pairings (``"dlib-embed+lbp + svr"`` for a fused
+    feature), ``"resnet18 (CNN, init=imagenet, recipe=paper)"`` for CNN rows and
+    ``"best (ensemble, nnls-oof)"`` for ensemble rows (``recipe`` holds the weighting method).
     """
+    if track == "ensemble":
+        return f"{feature} (ensemble, {recipe})" if recipe else f"{feature} (ensemble)"
     if track == "cnn" or predictor == "cnn":
         details = ["CNN"] + [f"{k}={v}" for k, v in (("init", init), ("recipe", recipe)) if v]
         return f"{feature} ({', '.join(details)})"
@@ -225,6 +228,27 @@ def protocol_notes(protocol: str) -> list[str]:
     return [f"{protocol} is not an official split of SCUT-FBP5500: {TEN_FOLD_METHOD}. The run wrote its "
             f"split files to {SPLITS_DIR}/{protocol}/ in its output folder; rerun exactly those splits with "
             f"--protocol OUT/{SPLITS_DIR}/{protocol}."]
+
+
+def ensemble_notes(frame: pd.DataFrame) -> list[str]:
+    """One note per ensemble row of ``frame`` (its members) and one per weighting method used.
+
+    Needs the ``members`` column of ``results.csv``; nothing when it is absent.
+    """
+    if "members" not in frame or "track" not in frame:
+        return []
+    rows = frame[frame["track"] == "ensemble"].drop_duplicates(["pairing", "members"])
+    if rows.empty:
+        return []
+    from benchmark.ensemble import COMBINERS  # lazy: only when there are ensemble rows
+
+    notes = [f"Ensemble {r.pairing}: members {r.members}." for r in rows.itertuples()]
+    for method in dict.fromkeys(rows["recipe"]):
+        if method in COMBINERS:
+            notes.append(f"Ensemble weighting {method}: {COMBINERS.describe(method)}")
+    notes.append("Ensemble weights are learned from each split's training part only (out-of-fold predictions or "
+                 "training-part statistics of the members); the members' test predictions are only combined.")
+    return notes
 
 
 def protocol_order(protocols: Iterable[str]) -> list[str]:
@@ -623,7 +647,7 @@ def render_protocol(frame: pd.DataFrame, protocol: str, provenance: str = "",
         table, notes = single_split_table(sub, protocol)
         panels = [table]
         caption = f"{title}: PC, MAE and RMSE."
-    notes = protocol_notes(protocol) + notes
+    notes = protocol_notes(protocol) + notes + ensemble_notes(sub)
     markdown = render_markdown_document(panels, title=title, provenance=provenance, notes=notes)
     latex = render_latex_table(panels, caption=caption, label=f"tab:scut-{protocol}",
                                provenance=provenance, notes=notes, fit_width=fit_width)

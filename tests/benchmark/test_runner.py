@@ -126,6 +126,84 @@ def test_no_test_rows_reach_fitting(fake_root, tmp_path, monkeypatch):
     assert set(rec["predictions"]["image"]) == set(poisoned_split.test)
 
 
+def test_no_test_rows_reach_fusion_or_ensemble_fits(fake_root, tmp_path, monkeypatch):
+    """The leakage rule for fused features and ensembles.
+
+    Every test image's features (all blocks) are replaced by a sentinel and its label by a value
+    below every real label. Class-level spies on every scaler, PCA, predictor and ensemble
+    weighting ``fit`` (so fits inside a ColumnTransformer's clones and the inner cross-validation
+    are seen too) check that no sentinel or transformed sentinel row, no poisoned label and no
+    extra row reaches any fit or weight. A block scaler fitted on all images, or ensemble weights
+    learned on the test predictions, fails here.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    from benchmark import ensemble
+    from benchmark.feature_cache import FeatureCache
+    from benchmark.protocols import load_protocols
+    from data.scut import ScutFBP5500
+    from models import PREDICTORS
+    from tests.synthetic import register_fusion_features
+
+    pixels, landmark = register_fusion_features()
+    fused = f"{pixels}+{landmark}"
+    SENTINEL, POISON = 1e4, 1.0  # real synthetic labels are >= 1.2
+    (folds,) = load_protocols("5fold", ScutFBP5500(fake_root))
+    split = folds[1]
+    test, n_train = set(split.test), len(split.train)
+    fits: list[tuple[str, int]] = []
+
+    def spy(cls, method, kind):
+        real = getattr(cls, method)
+
+        def wrapper(self, X, y=None, *args, **kwargs):
+            values = np.asarray(X, dtype=np.float64)
+            assert not (values == SENTINEL).any(), f"a test row reached a {kind} fit"
+            assert np.abs(values).max() < 100, f"a (transformed) test row reached a {kind} fit"
+            assert y is None or (np.asarray(y) > POISON + 0.01).all(), f"a test label reached a {kind} fit"
+            assert len(values) <= n_train, f"{kind} fitted on {len(values)} rows, more than the training part"
+            fits.append((kind, len(values)))
+            return real(self, X, y, *args, **kwargs)
+
+        monkeypatch.setattr(cls, method, wrapper)
+
+    spy(StandardScaler, "fit", "scaler")
+    spy(PCA, "fit", "pca")
+    spy(PCA, "fit_transform", "pca")
+    for name in ("lr", "svr"):
+        spy(PREDICTORS.get(name), "fit", name)
+    spy(ensemble.NNLSStacking, "fit", "weights")
+
+    real_matrices, real_labels = FeatureCache.matrices, ScutFBP5500.labels.func
+
+    def poisoned(self, extractors, records, **kw):
+        mats = real_matrices(self, extractors, records, **kw)
+        for m in mats:
+            for i, r in enumerate(records):
+                if r.image_id in test:
+                    m.values[i] = SENTINEL
+        return mats
+
+    def poisoned_labels(self):
+        return {n: POISON + 1e-4 * i if n in test else v for i, (n, v) in enumerate(real_labels(self).items())}
+
+    monkeypatch.setattr(FeatureCache, "matrices", poisoned)
+    monkeypatch.setattr(ScutFBP5500, "labels", property(poisoned_labels))
+    fold2 = fake_root / "train_test_files" / "5_folders_cross_validations_files" / "cross_validation_2"
+    store = run(config(fake_root, tmp_path, protocol=str(fold2), features=[pixels, fused], pca_components=3,
+                       ensembles=ensemble.parse_ensembles([f"duo={pixels}__lr,{fused}__svr"])))
+    kinds = [k for k, _ in fits]
+    assert kinds.count("weights") == 1 and ("weights", n_train) in fits  # weights from the training part
+    # outer fits: 1 + 2 block scalers, 1 PCA, 4 predictors; inner 5-fold OOF: 5 + 10 scalers, 5 PCAs, 10 predictors
+    assert (kinds.count("scaler"), kinds.count("pca"), kinds.count("lr") + kinds.count("svr")) == (18, 6, 14)
+    rec = next(r for r in store.records() if r["track"] == "ensemble")
+    assert rec["recipe"] == "nnls-oof" and set(rec["predictions"]["image"]) == test
+    oof = json.loads(ensemble.oof_path(store, ensemble.parse_member(f"{fused}__svr", "").key, rec["protocol"],
+                                       rec["split"]).read_text())
+    assert set(oof["image"]) == set(split.train)
+
+
 def _plugin_env(tmp_path: Path) -> dict:
     """PYTHONPATH with a fake installed distribution exposing slow test components by entry point."""
     site = tmp_path / "site"
