@@ -680,6 +680,10 @@ def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]],
         members = [m if m.resolved else replace(m, init=config.init, recipe=config.recipe) for m in spec.members]
         members = [m if m.resolved else (_resolve_stored_cnn(m, stored, spec) or m) for m in members]
         specs.append(replace(spec, members=tuple(members)))
+    refit = hasattr(dataset, "records")  # a pack (python -m data.pack) has no hand-crafted features
+    if not refit and any(m.track == HANDCRAFTED for s in specs for m in s.members):
+        _note(f"{getattr(dataset, 'root', 'the data folder')}: a pack holds no hand-crafted features, so no "
+              "out-of-fold predictions are made here; hand-crafted members are weighted without them")
     plans: list[_Plan] = []
     for spec in specs:
         unresolved = [m.text for m in spec.members if not m.resolved]
@@ -690,12 +694,13 @@ def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]],
             records = _member_records(spec, store, split.protocol, split.name)
             if records is None:
                 continue
-            possible = [m.track == HANDCRAFTED for m in spec.members]
+            possible = [refit and m.track == HANDCRAFTED or read_oof(store, m.key, r) is not None
+                        for m, r in zip(spec.members, records, strict=True)]
             if config.force or not _up_to_date(store, spec, records, _planned_method(spec, records, possible)):
                 plans.append(_Plan(spec, records))
     if not plans:
         return 0
-    seconds = _compute_oof(config, dataset, protocols, store, plans)
+    seconds = _compute_oof(config, dataset, protocols, store, plans) if refit else {}
     for plan in plans:
         oofs = [read_oof(store, m.key, r) if m.track == HANDCRAFTED else None
                 for m, r in zip(plan.spec.members, plan.records, strict=True)]

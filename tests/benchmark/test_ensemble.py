@@ -222,3 +222,23 @@ def test_list_explains_fusion_and_ensembles(capsys):
     assert "--ensemble NAME=ROW,ROW[,ROW...]" in text and "FEATURE__PREDICTOR" in text
     for method in ("nnls-oof", "equal-std", "equal-mean"):
         assert f"  {method}" in text
+
+
+def test_run_on_a_pack_weights_stored_rows_without_refits(tmp_path, fake, capsys):
+    """A pack has no hand-crafted features: the run's ensemble uses stored rows, with no out-of-fold fits."""
+    from data.pack import pack_dataset
+
+    code, out = run_cli(tmp_path, fake, "--protocol", "60-40")
+    assert code == 0
+    store = ResultStore(out)
+    lr = json.loads((out / "records" / "60-40" / f"{PIXELS}__lr" / "split-1.json").read_text())
+    store.write({**lr, "track": "cnn", "feature": "resnet18", "predictor": "cnn", "init": "scratch", "recipe": "cpu"})
+    pack_dataset(fake, tmp_path / "pack")
+    pack = tmp_path / "pack"
+    capsys.readouterr()
+    assert main(["--data-dir", str(pack), "--out", str(out), "--protocol", "60-40", "--features", "none",
+                 "--models", "none", "--quiet", "--ensemble", f"mix={PIXELS}__lr,resnet18__cnn__scratch-cpu"]) == 0
+    assert "a pack holds no hand-crafted features" in capsys.readouterr().err
+    mix = json.loads((out / "records" / "60-40" / "mix__ensemble" / "split-1.json").read_text())
+    assert mix["recipe"] == "equal-mean"
+    assert not (out / "records" / "60-40" / f"{PIXELS}__lr" / "oof-split-1.json").exists()
