@@ -337,8 +337,15 @@ def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def _load_checkpoint(path: Path | None, run_id: str) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` if it belongs to ``run_id``, else None."""
-    if path is None or not path.is_file():
+    """The checkpoint at ``path`` if it belongs to ``run_id``, else None.
+
+    Temporary files left beside it by a run killed while saving are removed.
+    """
+    if path is None:
+        return None
+    for stale in path.parent.glob(f".{path.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
+    if not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("format") != CHECKPOINT_FORMAT or state.get("run_id") != run_id:
