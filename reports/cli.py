@@ -93,8 +93,8 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     DataError
         If the folder holds no records, or a record or the manifest is corrupt.
     """
+    from reports import deep, index, stats, status, subsets, tables
     from reports import figures as figures_mod
-    from reports import index, stats, status, subsets, tables
 
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
@@ -121,9 +121,10 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
         written += stats.render_uncertainty(pooled, tables_dir, provenance, n_resamples=n_resamples,
                                             seed=seed)
         if figures:
-            fig_files = figures_mod.render_figures(pooled, results, out_dir / "figures")
+            fig_files = figures_mod.render_figures(pooled, results, out_dir / "figures", records)
             written += [p for f in fig_files for p in (f.png, f.pdf)]
     written += status.render_comparison(results, tables_dir, provenance)
+    written += deep.render_deep_tables(records, tables_dir, provenance)
     text = index.render_index(out_dir, manifest=manifest, protocols=protocols, figures=fig_files,
                               comparison=status.comparison_frame(results), n_records=len(records),
                               report_command=report_command, n_resamples=n_resamples, seed=seed)

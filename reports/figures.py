@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -192,7 +194,8 @@ def fold_figure(results: pd.DataFrame, protocol: str) -> Figure:
     return fig
 
 
-def render_figures(pooled: pd.DataFrame, results: pd.DataFrame, figures_dir: Path) -> list[FigureFile]:
+def render_figures(pooled: pd.DataFrame, results: pd.DataFrame, figures_dir: Path,
+                   records: Sequence[Mapping[str, Any]] = ()) -> list[FigureFile]:
     """Draw every figure of every protocol into ``figures_dir`` (PNG and PDF).
 
     Parameters
@@ -203,12 +206,18 @@ def render_figures(pooled: pd.DataFrame, results: pd.DataFrame, figures_dir: Pat
         :meth:`benchmark.store.ResultStore.dataframe` (one row per record).
     figures_dir : pathlib.Path
         Output folder (created if needed).
+    records : sequence of dict
+        The stored records; CNN records with a per-epoch loss add a training-loss figure.
 
     Returns
     -------
     list of FigureFile
-        In protocol order: scatter, histogram, then (multi-split protocols) folds.
+        In protocol order: scatter, histogram, then (multi-split protocols) folds, then the
+        CNN training loss where there are CNN rows.
     """
+    from reports.deep import cnn_records, loss_figure
+
+    cnn = cnn_records(records)
     figures_dir = Path(figures_dir)
     normalised = tables.normalise_results(results) if len(results) else results
     out: list[FigureFile] = []
@@ -227,4 +236,9 @@ def render_figures(pooled: pd.DataFrame, results: pd.DataFrame, figures_dir: Pat
             png, pdf = _save(fold_figure(normalised, protocol), figures_dir, f"folds-{stem}")
             out.append(FigureFile("folds", protocol, f"{title}: PC per row, mean over splits (bar) with "
                                   "sample standard deviation (error bar) and each split (dots).", png, pdf))
+        loss = loss_figure(cnn, protocol)
+        if loss is not None:
+            png, pdf = _save(loss, figures_dir, f"loss-{stem}")
+            out.append(FigureFile("loss", protocol, f"{title}: each CNN's mean training loss per epoch, one line "
+                                  "per split (log scale).", png, pdf))
     return out

@@ -90,6 +90,8 @@ class CnnResult:
         Iterations restored from a checkpoint (0: trained from the start).
     allocator : str
         CPU allocator setting (:func:`tune_cpu_allocator`), or ``default allocator``.
+    epoch_iterations : int
+        Iterations per pass over the training part (``ceil(N / batch)``).
     weights : dict
         Build provenance (init, checkpoint file, source, sha256).
     state_dict : dict of str to Tensor, optional
@@ -121,8 +123,15 @@ class CnnResult:
     threads: int = 1
     resumed_from: int = 0
     allocator: str = "default allocator"
+    epoch_iterations: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     state_dict: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+
+    def loss_per_epoch(self) -> list[float]:
+        """Mean training loss of each pass over the training part (the last one may be partial)."""
+        step = self.epoch_iterations or max(1, len(self.train_loss))
+        return [round(float(self.train_loss[i:i + step].mean()), 5)
+                for i in range(0, len(self.train_loss), step)]
 
     def provenance(self) -> dict[str, Any]:
         """JSON-ready summary of the run (no arrays, no weights)."""
@@ -140,6 +149,8 @@ class CnnResult:
             "resumed_from_iteration": self.resumed_from,
             "weights": self.weights, "versions": self.versions,
             "train_loss_first": float(loss[0]) if len(loss) else None,
+            "epoch_iterations": self.epoch_iterations,
+            "loss_per_epoch": self.loss_per_epoch(),
             "train_loss_last5pct": float(tail.mean()) if len(tail) else None,
         }
 
@@ -638,7 +649,7 @@ def _train(arch: Any, model_name: str, recipe: Recipe, init: str, dev: torch.dev
         precision="bf16-autocast" if use_amp else "fp32", channels_last=recipe.channels_last,
         compiled=use_compile, input_size=size, weights=dict(arch.build_info), versions=_versions(),
         image_size=int(train_u8.shape[1]), threads=torch.get_num_threads(), resumed_from=resumed_from,
-        allocator=tune_cpu_allocator() if dev.type == "cpu" else "default allocator",
+        allocator=tune_cpu_allocator() if dev.type == "cpu" else "default allocator", epoch_iterations=epoch_iters,
         state_dict=state)
 
 
