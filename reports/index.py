@@ -138,6 +138,8 @@ def render_index(out_dir: Path, *, manifest: Mapping[str, Any] | None, protocols
         parts += [_table_rows(out_dir, tables_dir, protocols).to_markdown(
             index=False, tablefmt="github", disable_numparse=True), ""]
     extra = [(tables_dir / "paper-comparison.md", "Our results vs the paper's, with reproduction status"),
+             (tables_dir / "deep-track.md", "Our CNN rows beside the paper's CNN rows"),
+             (tables_dir / "deep-track-runs.md", "How each CNN split was trained (device, threads, time, img/s)"),
              (tables_dir / "index.md", "Index of the result tables"),
              (out_dir / "results.csv", "All records as CSV")]
     for path, text in extra:
