@@ -30,10 +30,6 @@ if TYPE_CHECKING:  # torch is imported on first use, so listing or pickling extr
     import torch
     from torch import nn
 
-#: torchvision's ImageNet (mean, std) per RGB channel on the 0-1 scale; on the 0-255 scale these
-#: are ``models.cnn.train.MEAN_255`` / ``STD_255``.
-IMAGENET_NORMALISATION: tuple[tuple[float, float, float], tuple[float, float, float]] = (
-    (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 #: The CNN track's framing: images resized to RESIZE x RESIZE, centre CROP x CROP crop.
 RESIZE = 256
 CROP = 224
@@ -43,7 +39,7 @@ def normalisation(cnn: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) per RGB channel, 0-1 scale, that the ImageNet weights of CNN ``cnn`` expect."""
     from models.cnn import CNNS
 
-    return getattr(CNNS.get(cnn), "normalisation", IMAGENET_NORMALISATION)
+    return CNNS.get(cnn).normalisation
 
 
 @lru_cache(maxsize=4)

@@ -110,6 +110,13 @@ def alignment_matrix(landmarks: np.ndarray, size: int = ALIGNED_SIZE) -> np.ndar
     return np.hstack([rot, t[:, None]])
 
 
+def landmark_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """Bounding box ``(left, top, right, bottom)`` in px of landmarks of shape (n, 2)."""
+    left, top = landmarks.min(axis=0)
+    right, bottom = landmarks.max(axis=0)
+    return float(left), float(top), float(right), float(bottom)
+
+
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine ``matrix`` to points of shape (n, 2)."""
     return points @ matrix[:, :2].T + matrix[:, 2]

@@ -1,15 +1,20 @@
 """Score faces in arbitrary photos with a CNN trained by the benchmark (``run_benchmark.py predict``).
 
 The CNNs are trained on whole SCUT-FBP5500 images: 350x350 px, one frontal face in the middle,
-dlib's HOG face box about 0.6 of the image side wide. A face in a user's photo is therefore cut
-out as a square around its detected box, :data:`FRAME_SCALE` times the box side, centred on the
-box centre shifted by :data:`FRAME_SHIFT`, resized to 256x256 like the benchmark's image cache,
-and scored on the centre crop exactly as the test images of a split are (at the image and crop
+the bounding box of dlib's 68 landmarks about 0.55 of the image side wide. A face in a user's photo
+is therefore located by dlib's HOG detector, its 68 landmarks are found in that box, and it is cut
+out as a square around the landmarks' bounding box, :data:`FRAME_SCALE` times the box side,
+centred on the box centre shifted by :data:`FRAME_SHIFT`, resized to 256x256 like the benchmark's
+image cache, and scored on the centre crop exactly as the test images of a split are (at the image and crop
 sides of the recipe the network was trained with: 256/224 for the GPU recipes, smaller for
-``cpu``). Both constants are
-medians over 50 SCUT images (every 110th of the label file) of the image side / box side and of
-the image centre's offset from the box centre, with :func:`features.face.detect_faces` boxes
-(10th-90th percentile of the scale: 1.36-1.96).
+``cpu``). The landmarks' box is used rather than the HOG box because it moves far less with
+the photo's resolution (the HOG box of one face at 1080p and at 240p differs by ~5% of its side).
+Both constants are medians over 50 SCUT images (every 110th of the label file), printed by
+``python -m benchmark.frame_constants``:
+
+    images: 50 (every 110th of the label file)
+    scale (image side / 68-point box side): median 1.828, 10th-90th percentile 1.496-2.085
+    shift (image centre - box centre, box sides): median x -0.006, y -0.209
 """
 
 from __future__ import annotations
@@ -21,18 +26,29 @@ from typing import Any
 import cv2
 import numpy as np
 
-from data.images import load_rgb
 from data.scut import FaceRecord
 
-#: SCUT image side / HOG box side (median, see the module docstring).
-FRAME_SCALE = 1.63
-#: Offset (x, y) of the SCUT image centre from the HOG box centre, in box sides (median).
-FRAME_SHIFT = (0.007, -0.116)
+#: SCUT image side / side of the 68 landmarks' bounding box (median, see the module docstring).
+FRAME_SCALE = 1.828
+#: Offset (x, y) of the SCUT image centre from the landmarks' box centre, in box sides (median).
+FRAME_SHIFT = (-0.006, -0.209)
 CACHE_SIDE = 256
 
 
-def face_frame(rgb: np.ndarray, box: tuple[int, int, int, int], side: int = CACHE_SIDE) -> np.ndarray:
-    """A SCUT-like square frame around ``box``, resized to ``side`` x ``side``; uint8 RGB.
+def photo_frame(record: FaceRecord, side: int = CACHE_SIDE) -> np.ndarray:
+    """The SCUT-like frame of the face of ``record`` (a photo with a detected ``box``); uint8 RGB.
+
+    dlib's 68 landmarks are found inside the record's box and the frame is cut around their
+    bounding box by :func:`face_frame`.
+    """
+    from features.face import FaceContext, landmark_box
+
+    context = FaceContext(record)
+    return face_frame(context.rgb, landmark_box(context.landmarks68), side)
+
+
+def face_frame(rgb: np.ndarray, box: tuple[float, float, float, float], side: int = CACHE_SIDE) -> np.ndarray:
+    """A SCUT-like square frame around a landmarks' ``box``, resized to ``side`` x ``side``; uint8 RGB.
 
     Parts of the frame outside the photo are filled by replicating its border. A frame larger
     than ``side`` is cut out at the photo's resolution and then shrunk with area averaging
@@ -85,7 +101,7 @@ class CnnFaceScorer:
         """Scores (1-5 scale, unclipped) of the faces, shape (len(records),)."""
         from models.cnn.train import predict
 
-        frames = np.stack([face_frame(load_rgb(r.image_path), r.box, self.image_size) for r in records])
+        frames = np.stack([photo_frame(r, self.image_size) for r in records])
         images = self._torch.from_numpy(frames)
         return np.asarray(predict(self.model, images, self.crop_size, self._torch.device("cpu"),
                                   normalisation=self.arch.normalisation), dtype=np.float64).ravel()

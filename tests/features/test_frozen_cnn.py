@@ -12,6 +12,7 @@ from features import FEATURES
 from features import _frozen_cnn as FC
 from features.face import FaceContext
 from models.cnn import CNNS
+from models.cnn.architectures import IMAGENET_NORMALISATION
 from models.cnn.weights import MissingWeightsError
 from tests.features.astronaut import astronaut_variants
 
@@ -65,9 +66,9 @@ def test_framing_and_normalisation_are_the_cnn_tracks(astronaut):
     from data.pack import resize_rgb
     from models.cnn.train import MEAN_255, STD_255, center_crops, to_input
 
-    mean, std = FC.IMAGENET_NORMALISATION
+    mean, std = IMAGENET_NORMALISATION
     assert np.allclose(np.array(mean) * 255, MEAN_255) and np.allclose(np.array(std) * 255, STD_255)
-    assert FC.normalisation("mobilenet_v2") == FC.IMAGENET_NORMALISATION
+    assert FC.normalisation("mobilenet_v2") == IMAGENET_NORMALISATION
     assert FC.normalisation("efficientnet_lite0") == CNNS.get("efficientnet_lite0").normalisation
     face = FaceContext(astronaut)
     ext = FEATURES.create("mobilenet_v2-pooled")
