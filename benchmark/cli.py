@@ -83,25 +83,23 @@ def run_parser() -> argparse.ArgumentParser:
 def list_components() -> str:
     """Every registered feature, predictor and protocol with its one-line description."""
     from benchmark import ensemble, fusion
-
-    lines = ["features:"]
-    lines += [f"  {n:<12} {FEATURES.describe(n)}" for n in FEATURES.list()]
-    lines.append(f"  {'A+B+...':<12} early fusion: {fusion.SYNTAX_HELP}")
-    lines.append("predictors:")
-    lines += [f"  {n:<12} {PREDICTORS.describe(n)}" for n in PREDICTORS.list()]
     from models.cnn import CNNS
-
-    lines.append("models (CNNs):")
-    lines += [f"  {n:<18} {CNNS.describe(n)}" for n in CNNS.list()]
     from models.cnn.recipes import RECIPES
 
-    lines.append("recipes (CNN training; --recipe, default cpu on the CPU and paper on CUDA):")
-    lines += [f"  {n:<12} {r.description}" for n, r in RECIPES.items()]
+    def section(title: str, rows: list[tuple[str, str]]) -> list[str]:
+        width = max(len(name) for name, _ in rows)
+        return [title] + [f"  {name:<{width}} {text}" for name, text in rows]
+
+    lines = section("features:", [(n, FEATURES.describe(n)) for n in FEATURES.list()]
+                    + [("A+B+...", f"early fusion: {fusion.SYNTAX_HELP}")])
+    lines += section("predictors:", [(n, PREDICTORS.describe(n)) for n in PREDICTORS.list()])
+    lines += section("models (CNNs):", [(n, CNNS.describe(n)) for n in CNNS.list()])
+    lines += section("recipes (CNN training; --recipe, default cpu on the CPU and paper on CUDA):",
+                     [(n, r.description) for n, r in RECIPES.items()])
     lines += ensemble.help_lines()
-    lines.append("protocols:")
-    lines += [f"  {n:<12} {p.description}" for n, p in PROTOCOLS.items()]
-    lines.append(f"  {ALL:<12} the paper's official protocols ({', '.join(ALL_PROTOCOLS)}; not 10fold)")
-    lines.append(f"  {'PATH':<12} a folder of split files in the official format (custom protocol)")
+    lines += section("protocols:", [(n, p.description) for n, p in PROTOCOLS.items()]
+                     + [(ALL, f"the paper's official protocols ({', '.join(ALL_PROTOCOLS)}; not 10fold)"),
+                        ("PATH", "a folder of split files in the official format (custom protocol)")])
     return "\n".join(lines)
 
 
