@@ -706,7 +706,14 @@ def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]],
                 for m, r in zip(plan.spec.members, plan.records, strict=True)]
         spent = sum(seconds.get((m.slug, str(r["protocol"]), str(r["split"])), 0.0)
                     for m, r in zip(plan.spec.members, plan.records, strict=True))
-        store.write(combine(plan.spec, plan.records, oofs, store=store, commit=commit, oof_seconds=spent))
+        record = combine(plan.spec, plan.records, oofs, store=store, commit=commit, oof_seconds=spent)
+        store.write(record)
+        if getattr(config, "save_model", False):
+            from benchmark.model_io import save_ensemble
+
+            if save_ensemble(store.out_dir, record) is None:
+                _note(f"ensemble {plan.spec.name} not saved on {record['protocol']}/{record['split']}: "
+                      "a member's model was not saved (run its row with --save-model too)")
     return len(plans)
 
 

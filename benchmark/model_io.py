@@ -9,6 +9,9 @@ Formats
   :data:`TRUSTED_PACKAGES` (this project's ``features``, ``models``, ``benchmark`` packages,
   scikit-learn, NumPy, SciPy, XGBoost); any other type refuses to load with a one-line error.
 * CNN weights: a state dict in safetensors (``.safetensors``), loaded on the CPU.
+* Ensembles (late fusion): a JSON file (``.ensemble``) naming each member's saved model file of
+  the same split (relative path and SHA-256), its weight, and the intercept; written only when
+  every member's model was saved. Loading checks every member file's hash.
 
 Metadata (``<name>.json`` beside ``<name>.skops``/``<name>.safetensors``)
 -------------------------------------------------------------------------
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -46,11 +50,13 @@ from features.base import FeatureExtractor
 
 MODEL_SUFFIX = ".skops"
 CNN_SUFFIX = ".safetensors"
+ENSEMBLE_SUFFIX = ".ensemble"
 METADATA_SUFFIX = ".json"
 FORMAT = "fbp-bench-model"
 FORMAT_VERSION = 1
 KIND_PIPELINE = "sklearn-pipeline"
 KIND_CNN = "cnn-state-dict"
+KIND_ENSEMBLE = "ensemble"
 #: Top-level packages whose types a model file may contain.
 TRUSTED_PACKAGES = ("features", "models", "benchmark", "sklearn", "numpy", "scipy", "xgboost")
 #: Number of label quantile levels stored in the metadata (0, 1/1000, ..., 1).
@@ -376,3 +382,89 @@ def save_run_model(out_dir: str | Path, record: Mapping[str, Any], extractor: Fe
     if record.get("git_commit"):
         metadata["git_commit"] = record["git_commit"]
     return save_pipeline(path, with_extractor(extractor, fitted_model), metadata)
+
+
+# --------------------------------------------------------------------------- ensembles
+
+
+def saved_model_file(out_dir: str | Path, protocol: str, slug: str, split: str) -> Path | None:
+    """The saved model of row ``slug`` on one split (pipeline or CNN weights), or None if not saved."""
+    folder = Path(out_dir) / "models" / protocol / slug
+    for suffix in (MODEL_SUFFIX, CNN_SUFFIX, ENSEMBLE_SUFFIX):
+        path = folder / f"split-{split}{suffix}"
+        if path.is_file() and metadata_path(path).is_file():
+            return path
+    return None
+
+
+def save_ensemble(out_dir: str | Path, record: Mapping[str, Any]) -> Path | None:
+    """Save the ensemble of one split of a run (``record``: its ensemble record) for ``predict``.
+
+    The file names the members' saved models of the same split; if one of them was not saved
+    (the run had no ``--save-model`` for it), nothing is written and None is returned.
+
+    Returns
+    -------
+    Path or None
+        ``out_dir/models/<protocol>/<ensemble>__ensemble__<method>/split-<name>.ensemble``.
+    """
+    protocol, split = str(record["protocol"]), str(record["split"])
+    section = record["ensemble"]
+    members = []
+    path = run_model_path(out_dir, record).with_suffix(ENSEMBLE_SUFFIX)
+    for member in section["members"]:
+        file = saved_model_file(out_dir, protocol, member["row"], split)
+        if file is None:
+            return None
+        members.append({"row": member["row"], "file": Path(os.path.relpath(file, path.parent)).as_posix(),
+                        "sha256": hashlib.sha256(file.read_bytes()).hexdigest(), "weight": float(member["weight"])})
+    first = read_metadata(Path(out_dir) / "models" / protocol / members[0]["row"] / Path(members[0]["file"]).name)
+    payload = (json.dumps({"format": FORMAT, "members": members, "intercept": float(section["intercept"]),
+                           "method": section["method"]}, indent=1) + "\n").encode()
+    metadata = {
+        "track": record["track"], "feature": record["feature"], "predictor": record["predictor"],
+        "init": "", "recipe": record.get("recipe", ""), "row": path.parent.name,
+        "protocol": protocol, "split": split, "metrics": dict(record.get("metrics", {})),
+        "n_train": record.get("n_train"), "n_test": record.get("n_test"), "seed": record.get("seed"),
+        "members": [m["row"] for m in members], "record_created": record.get("created"),
+        "labels": first.get("labels"),
+    }
+    if record.get("git_commit"):
+        metadata["git_commit"] = record["git_commit"]
+    atomic_write_bytes(path, payload)
+    _write_metadata(path, KIND_ENSEMBLE, payload, metadata)
+    return path
+
+
+def load_ensemble(path: str | Path) -> tuple[list[tuple[Path, float]], float, dict[str, Any]]:
+    """Read an ensemble saved by :func:`save_ensemble`.
+
+    Returns
+    -------
+    members : list of (Path, float)
+        Each member's model file and weight.
+    intercept : float
+    metadata : dict
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, corrupt, or a member file is missing or changed since.
+    """
+    path = Path(path)
+    metadata = read_metadata(path)
+    payload = _read_checked(path)
+    try:
+        spec = json.loads(payload)
+        entries = [(path.parent / m["file"], float(m["weight"]), str(m["sha256"])) for m in spec["members"]]
+        intercept = float(spec["intercept"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path}: not a valid ensemble file ({err})") from None
+    for member, _, sha in entries:
+        try:
+            digest = hashlib.sha256(member.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise ModelFileError(f"{path}: member model {member} not found") from None
+        if digest != sha:
+            raise ModelFileError(f"{path}: member model {member} changed since the ensemble was saved")
+    return [(m, w) for m, w, _ in entries], intercept, metadata

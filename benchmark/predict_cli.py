@@ -38,7 +38,10 @@ from PIL import Image
 
 from benchmark.errors import BenchmarkError, DataError
 from benchmark.model_io import (
+    CNN_SUFFIX,
+    ENSEMBLE_SUFFIX,
     KIND_CNN,
+    KIND_ENSEMBLE,
     KIND_PIPELINE,
     MODEL_SUFFIX,
     ModelFileError,
@@ -56,7 +59,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 TRAIN_HINT = "python run_benchmark.py --protocol 60-40 --features dlib-embed --predictors svr --save-model"
 REFERENCE = "SCUT-FBP5500"
 #: Saved model files: scikit-learn pipelines (skops) and CNN weights (safetensors).
-MODEL_SUFFIXES = (MODEL_SUFFIX, ".safetensors")
+MODEL_SUFFIXES = (MODEL_SUFFIX, CNN_SUFFIX, ENSEMBLE_SUFFIX)
 
 
 class NoModelError(BenchmarkError):
@@ -103,6 +106,8 @@ class SavedModel:
         """True if the feature reads the 86 manual landmarks (estimated on photos)."""
         if self.is_cnn:
             return False
+        if self.is_ensemble:
+            return any(m.uses_landmarks for m in self.members)
         config = self.metadata.get("feature_config") or {}
         if "uses_landmarks" in config:
             return bool(config["uses_landmarks"])
@@ -114,6 +119,19 @@ class SavedModel:
     def is_cnn(self) -> bool:
         return self.metadata.get("kind") == KIND_CNN
 
+    @property
+    def is_ensemble(self) -> bool:
+        return self.metadata.get("kind") == KIND_ENSEMBLE
+
+    @cached_property
+    def members(self) -> list[SavedModel]:
+        """An ensemble's member models (empty for other kinds)."""
+        if not self.is_ensemble:
+            return []
+        from benchmark.model_io import load_ensemble
+
+        return [SavedModel(path, read_metadata(path)) for path, _ in load_ensemble(self.path)[0]]
+
     @cached_property
     def runnable(self) -> bool:
         """A pipeline whose feature extractor, or CNN weights whose architecture, is registered here."""
@@ -123,6 +141,8 @@ class SavedModel:
             except ImportError:  # torch not installed
                 return False
             return self.feature in CNNS
+        if self.is_ensemble:
+            return all(m.runnable for m in self.members)
         from benchmark.fusion import is_known
 
         return self.metadata.get("kind") == KIND_PIPELINE and is_known(self.feature)  # every block of a fusion
@@ -133,6 +153,8 @@ class SavedModel:
             from models.cnn.face_scorer import CnnFaceScorer
 
             return CnnFaceScorer(self.path)
+        if self.is_ensemble:
+            return EnsembleScorer(self.path)
         return load_pipeline(self.path)
 
     @property
@@ -153,6 +175,28 @@ class SavedModel:
                 "protocol": self.protocol, "split": self.split,
                 "test_pc": self.test_pc if math.isfinite(self.test_pc) else None,
                 "uses_landmarks": self.uses_landmarks}
+
+
+class EnsembleScorer:
+    """``predict(records) -> scores`` of a saved ensemble: its members' weighted predictions + intercept.
+
+    Parameters
+    ----------
+    path : Path
+        A ``.ensemble`` file written by a run with ``--ensemble`` and ``--save-model``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from benchmark.model_io import load_ensemble
+
+        entries, self.intercept, self.metadata = load_ensemble(path)
+        self.members = [SavedModel(p, read_metadata(p)).load() for p, _ in entries]
+        self.weights = np.array([w for _, w in entries], dtype=np.float64)
+
+    def predict(self, records: Any) -> np.ndarray:
+        """Scores (1-5 scale, unclipped), shape (len(records),)."""
+        P = np.column_stack([np.asarray(m.predict(records), dtype=np.float64).ravel() for m in self.members])
+        return P @ self.weights + self.intercept
 
 
 def _norm(name: str) -> str:
@@ -178,9 +222,12 @@ def discover_models(models_dir: Path) -> tuple[list[SavedModel], list[str]]:
         return models, warnings
     for path in sorted(p for suffix in MODEL_SUFFIXES for p in models_dir.rglob(f"*{suffix}")):
         try:
-            models.append(SavedModel(path, read_metadata(path)))
+            model = SavedModel(path, read_metadata(path))
+            _ = model.members  # an ensemble whose member files are missing or changed is skipped here
         except ModelFileError as err:
             warnings.append(f"skipped {err}")
+        else:
+            models.append(model)
     return models, warnings
 
 
@@ -365,7 +412,10 @@ def select_model(name: str | None, models_dir: Path) -> tuple[SavedModel, list[s
         from benchmark.fusion import is_fused, landmark_blocks
 
         what = model.feature
-        if is_fused(model.feature):  # a fused model needs every block: the landmark blocks are estimated
+        if model.is_ensemble:
+            landmark_members = ", ".join(m.slug for m in model.members if m.uses_landmarks)
+            what = f"ensemble {model.feature} (its member(s) {landmark_members})"
+        elif is_fused(model.feature):  # a fused model needs every block: the landmark blocks are estimated
             what = f"{model.feature} (its block(s) {', '.join(landmark_blocks(model.feature))})"
         warnings.append(f"{what} reads the 86 SCUT-FBP5500 landmarks; on photos they are estimated "
                         "from dlib's 68 points, so expect less accuracy than its test PC")

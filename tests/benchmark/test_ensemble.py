@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -218,7 +219,7 @@ def test_bad_ensembles_stop_with_one_line_and_write_nothing(tmp_path, fake, caps
 def test_list_explains_fusion_and_ensembles(capsys):
     assert main(["--list"]) == 0
     text = capsys.readouterr().out
-    assert "A+B+...      early fusion: registered features joined by '+'" in text
+    assert re.search(r"^  A\+B\+\.\.\. +early fusion: registered features joined by '\+'", text, re.M)
     assert "--ensemble NAME=ROW,ROW[,ROW...]" in text and "FEATURE__PREDICTOR" in text
     for method in ("nnls-oof", "equal-std", "equal-mean"):
         assert f"  {method}" in text
@@ -242,3 +243,40 @@ def test_run_on_a_pack_weights_stored_rows_without_refits(tmp_path, fake, capsys
     mix = json.loads((out / "records" / "60-40" / "mix__ensemble" / "split-1.json").read_text())
     assert mix["recipe"] == "equal-mean"
     assert not (out / "records" / "60-40" / f"{PIXELS}__lr" / "oof-split-1.json").exists()
+
+
+def test_saved_ensemble_scores_like_its_record_and_checks_its_members(tmp_path, fake, capsys, monkeypatch):
+    """--save-model with --ensemble writes a .ensemble file per split; loaded for predict it gives the
+    record's test predictions (members re-run on the test images); a changed member file is refused."""
+    from benchmark import model_io, predict_cli
+    from data.scut import ScutFBP5500
+
+    monkeypatch.setattr(model_io, "TRUSTED_PACKAGES", (*model_io.TRUSTED_PACKAGES, "tests"))  # synthetic features
+
+    code, out = run_cli(tmp_path, fake, "--protocol", "60-40", "--ensemble", DUO, "--save-model")
+    assert code == 0, capsys.readouterr().err
+    path = out / "models" / "60-40" / "duo__ensemble" / "split-1.ensemble"
+    assert path.is_file() and model_io.read_metadata(path)["kind"] == model_io.KIND_ENSEMBLE
+    record = json.loads((out / "records" / "60-40" / "duo__ensemble" / "split-1.json").read_text())
+    saved = predict_cli.SavedModel(path, model_io.read_metadata(path))
+    assert [m.slug for m in saved.members] == [f"{PIXELS}__lr", f"{FUSED}__svr"] and saved.runnable
+    scorer = saved.load()
+    np.testing.assert_allclose(scorer.weights, record["ensemble"]["weights"])
+    faces = ScutFBP5500(fake).records(record["predictions"]["image"])
+    np.testing.assert_allclose(scorer.predict(faces), record["predictions"]["pred"], atol=1e-6)
+    models, warnings = predict_cli.discover_models(out / "models")
+    assert path in [m.path for m in models] and not warnings
+
+    member = out / "models" / "60-40" / f"{PIXELS}__lr" / "split-1.skops"
+    member.write_bytes(member.read_bytes() + b"x")
+    models, warnings = predict_cli.discover_models(out / "models")
+    assert path not in [m.path for m in models]
+    assert any(str(path) in w and "changed since" in w for w in warnings)
+    with pytest.raises(model_io.ModelFileError, match="changed since the ensemble was saved"):
+        model_io.load_ensemble(path)
+
+
+def test_ensemble_is_not_saved_without_its_members_models(tmp_path, fake, capsys):
+    code, out = run_cli(tmp_path, fake, "--protocol", "60-40", "--ensemble", DUO)
+    assert code == 0
+    assert not (out / "models").exists()
