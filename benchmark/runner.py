@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -217,6 +218,28 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
     }
 
 
+#: Keys of an earlier run's manifest kept in the ``history`` of the next run into the same folder.
+HISTORY_KEYS = ("command", "git_commit", "started", "finished", "status", "timings", "machine")
+
+
+def run_history(out_dir: Path) -> list[dict[str, Any]]:
+    """Earlier runs into ``out_dir``: its manifest's ``history`` plus the manifest's own run, oldest first.
+
+    A store is often filled by several commands (the hand-crafted track, then each CNN, then
+    the ensembles); the manifest describes the latest and keeps the others here, so the report
+    can name every command, commit and machine behind its rows. A missing or unreadable
+    manifest gives no history (it is rewritten by this run).
+    """
+    path = Path(out_dir) / "manifest.json"
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(old, dict) or "command" not in old:
+        return []
+    return [*old.get("history", []), {k: old.get(k) for k in HISTORY_KEYS}]
+
+
 def run(config: RunConfig) -> ResultStore:
     """Run the benchmark: the hand-crafted track, then the deep track, then tables.
 
@@ -249,7 +272,7 @@ def run(config: RunConfig) -> ResultStore:
 
         config.ensembles = check_run_members(config.ensembles, config, store)  # before anything is written
     timings: dict[str, float] = {}
-    extra: dict[str, Any] = {"timings": timings}
+    extra: dict[str, Any] = {"timings": timings, "history": run_history(config.out_dir)}
     t0 = time.perf_counter()
     extra["dataset_integrity"] = integrity_of(dataset)  # one SHA-256 pass over the data folder
     timings["integrity_s"] = round(time.perf_counter() - t0, 2)

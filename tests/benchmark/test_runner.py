@@ -257,3 +257,17 @@ def test_kill_and_resume(fake_root, tmp_path):
         assert p.read_bytes() == content  # finished records were kept, not recomputed
     df = pd.read_csv(tmp_path / "out" / "results.csv")
     assert len(df) == 12 and not df.duplicated(["feature", "predictor", "protocol", "split"]).any()
+
+
+def test_manifest_keeps_the_history_of_earlier_runs_into_the_same_folder(fake_root, tmp_path):
+    run(config(fake_root, tmp_path, protocol="60-40", argv=["first"]))
+    first = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert first["history"] == []
+    run(config(fake_root, tmp_path, protocol="60-40", predictors=["lr"], argv=["second"]))
+    second = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert second["command"] == "second"
+    assert [h["command"] for h in second["history"]] == ["first"]
+    assert second["history"][0]["git_commit"] == first["git_commit"]
+    assert second["history"][0]["finished"] == first["finished"] and second["history"][0]["timings"]
+    (tmp_path / "out" / "manifest.json").write_text("{not json")
+    assert runner_mod.run_history(tmp_path / "out") == []
