@@ -19,8 +19,8 @@ runs). Into ``OUT/audit/`` it writes ``identity-audit.md``/``.tex`` (counts per 
 ``contact-sheet-<protocol>.png`` (the first pairs, rendered from the real images: git-ignored,
 never commit it; it shows dataset images).
 
-Not done here yet: the report view of each row's PC/MAE/RMSE on the identity-disjoint part of
-each test fold.
+``python run_benchmark.py report`` renders each row's PC/MAE/RMSE on the identity-disjoint part
+of each test fold from these pairs files (``tables/identity-<protocol>``, :mod:`reports.identity`).
 """
 
 from __future__ import annotations

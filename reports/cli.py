@@ -6,6 +6,8 @@ Nothing is retrained and the dataset is not needed: the report reads ``DIR/recor
 * ``DIR/results.csv`` and ``DIR/tables/<protocol>.md|.tex`` (main tables, :mod:`reports.tables`);
 * ``DIR/tables/subsets-<protocol>.md|.tex`` (:mod:`reports.subsets`);
 * ``DIR/tables/uncertainty-<protocol>.md|.tex`` (:mod:`reports.stats`);
+* ``DIR/tables/identity-<protocol>.md|.tex`` (:mod:`reports.identity`), for each protocol with an
+  audit (``DIR/audit/pairs-<protocol>.csv``, ``python run_benchmark.py audit``);
 * ``DIR/tables/paper-comparison.md|.tex`` (:mod:`reports.status`), when a row matches the paper;
 * ``DIR/figures/*.png|.pdf`` (:mod:`reports.figures`);
 * ``DIR/index.md`` linking all of them (:mod:`reports.index`).
@@ -91,9 +93,10 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     Raises
     ------
     DataError
-        If the folder holds no records, or a record or the manifest is corrupt.
+        If the folder holds no records, or a record, the manifest or an audit pairs file is corrupt.
     """
-    from reports import deep, index, stats, status, subsets, tables
+    from benchmark.audit import AUDIT_DIR
+    from reports import deep, identity, index, stats, status, subsets, tables
     from reports import figures as figures_mod
 
     out_dir = Path(out_dir)
@@ -118,6 +121,7 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     fig_files: list = []
     if len(pooled):
         written += subsets.render_subset_tables(pooled, tables_dir, provenance)
+        written += identity.render_identity_tables(pooled, tables_dir, out_dir / AUDIT_DIR, provenance)
         written += stats.render_uncertainty(pooled, tables_dir, provenance, n_resamples=n_resamples,
                                             seed=seed)
         if figures:

@@ -86,7 +86,8 @@ def _table_rows(out_dir: Path, tables_dir: Path, protocols: Sequence[str]) -> pd
         stem = tables.file_stem(protocol)
         row = {"Protocol": tables.protocol_title(protocol)}
         for column, name in (("Results (per split)", stem), ("Per subset (AF/AM/CF/CM)", f"subsets-{stem}"),
-                             ("95% CI and paired tests", f"uncertainty-{stem}")):
+                             ("95% CI and paired tests", f"uncertainty-{stem}"),
+                             ("Identity-disjoint (audit)", f"identity-{stem}")):
             links = [_link(tables_dir / f"{name}{ext}", out_dir, label)
                      for ext, label in ((".md", "Markdown"), (".tex", "LaTeX"))
                      if (tables_dir / f"{name}{ext}").is_file()]

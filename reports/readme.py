@@ -57,18 +57,55 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def paper_comparison(root: Path) -> str:
-    """The table of ``reports/reference/tables/paper-comparison.md`` and its provenance line."""
-    path = root / "reports/reference/tables/paper-comparison.md"
+def quoted_table(root: Path, name: str = "paper-comparison.md") -> str:
+    """The first table of ``reports/reference/tables/<name>`` and its provenance line."""
+    path = root / "reports/reference/tables" / name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: not found; run 'python run_benchmark.py report --out reports/reference'") from None
-    table = [line for line in text.splitlines() if line.startswith("|")]
+    table: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
     provenance = re.search(r"<!-- provenance: (.*?) -->", text)
     if not table or provenance is None:
         raise DataError(f"{path}: no table or provenance line found")
     return f"From `{path.relative_to(root)}` ({provenance.group(1)}):\n\n" + "\n".join(table) + "\n"
+
+
+def _runs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every run into a store, oldest first: the manifest's ``history`` and its own run."""
+    return [*manifest.get("history", []), manifest]
+
+
+def strongest_rows(root: Path, n: int = 10) -> str:
+    """The ``n`` rows of ``reports/reference`` with the highest official 5-fold mean PC, with their 60/40 figures."""
+    import pandas as pd
+
+    from reports.tables import normalise_results
+
+    folder = root / "reports/reference"
+    try:
+        frame = normalise_results(pd.read_csv(folder / "results.csv", dtype={"split": str}))
+    except FileNotFoundError:
+        raise DataError(f"{folder / 'results.csv'}: not found; run scripts/reference_report.sh") from None
+    means = frame.groupby(["protocol", "pairing"])[["pc", "mae", "rmse"]].mean()
+    five = means.loc["5fold"].sort_values("pc", ascending=False).head(n)
+    sixty = means.loc["60-40"] if "60-40" in means.index.get_level_values(0) else pd.DataFrame()
+    rows = []
+    for label, m in five.iterrows():
+        s = sixty.loc[label] if label in sixty.index else None
+        rows.append([label, f"{m.pc:.4f}", f"{m.mae:.4f}", f"{m.rmse:.4f}",
+                     *([f"{s.pc:.4f}", f"{s.mae:.4f}", f"{s.rmse:.4f}"] if s is not None else ["—"] * 3)])
+    manifest = _read_json(folder / "manifest.json")
+    runs = "; ".join(f"`{r['command']}` (commit `{str(r.get('git_commit'))[:10]}`, {str(r.get('finished'))[:10]})"
+                     for r in _runs(manifest) if r.get("status") == "complete")
+    return (f"From `reports/reference/results.csv`, written by these runs into one store: {runs}; then "
+            f"`python run_benchmark.py report --out reports/reference` (machine {_machine(manifest['machine'])}):\n\n"
+            + _table(["Row", "5-fold PC", "MAE", "RMSE", "60/40 PC", "MAE", "RMSE"], rows))
 
 
 def perf_handcrafted(root: Path, name: str = "handcrafted.json") -> str:
@@ -118,7 +155,9 @@ def feature_speed(root: Path, name: str = "feature_speed.json") -> str:
 
 #: Block name -> renderer of its body from the committed output files.
 GENERATORS: dict[str, Callable[[Path], str]] = {
-    "paper-comparison": paper_comparison,
+    "paper-comparison": quoted_table,
+    "deep-track": partial(quoted_table, name="deep-track.md"),
+    "strongest-rows": strongest_rows,
     "perf-handcrafted": perf_handcrafted,
     "perf-handcrafted-dlib-blas": partial(perf_handcrafted, name="handcrafted_dlib_blas.json"),
     "fit-speed": fit_speed,
