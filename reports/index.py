@@ -74,6 +74,9 @@ def _provenance_rows(manifest: Mapping[str, Any] | None, n_records: int, report_
         ("Dataset", f"{dataset.get('n_images', '?')} images, fingerprint {dataset.get('fingerprint', '?')}, "
          f"{dataset.get('integrity') or 'integrity not recorded'} (run_benchmark.py check-data)"
          if dataset else "not recorded"),
+        *[(f"Earlier run {i}", f"{_code(h.get('command') or 'not recorded')} (commit "
+           f"{_code(str(h.get('git_commit') or 'unknown')[:10])}, {h.get('status') or '?'}, finished "
+           f"{h.get('finished') or '?'})") for i, h in enumerate(m.get("history") or [], 1)],
         ("Records", str(n_records)),
         ("Report command", _code(report_command) if report_command else "not recorded"),
     ]

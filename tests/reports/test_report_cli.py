@@ -155,3 +155,16 @@ def test_latex_tables_compile(tmp_path):
     proc = pdflatex(tmp_path, inputs(out / "tables" / n for n in mine))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_index_names_every_earlier_run_into_the_folder(tmp_path):
+    """A store filled by several commands: the index lists the earlier ones from the manifest's history."""
+    register_pixel_feature()
+    root = make_fake_scut(tmp_path / "scut", n_per_subset=10)
+    out = tmp_path / "out"
+    for predictors, argv in ((["lr"], ["first-run"]), (["svr"], ["second-run"])):
+        run(RunConfig(data_dir=root, protocol="60-40", features=["test-pixels"], predictors=predictors,
+                      out_dir=out, cache_dir=tmp_path / "cache", progress=False, argv=argv))
+    build_report(out, n_resamples=50, figures=False)
+    index = (out / "index.md").read_text()
+    assert "Earlier run 1" in index and "`first-run`" in index and "`second-run`" in index
