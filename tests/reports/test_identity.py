@@ -88,7 +88,7 @@ def test_rendered_table(pooled, audit, tmp_path):
     written = identity.render_identity_tables(pooled, tmp_path, audit_dir, provenance="`cmd`; commit abc")
     assert [p.name for p in written] == ["identity-5fold.md", "identity-5fold.tex"]  # 60-40: no audit file
     md = (tmp_path / "identity-5fold.md").read_text()
-    assert "commit abc" in md and "## Same person: descriptor distance < 0.6" in md
+    assert "commit abc" in md and "## dlib's threshold: descriptor distance < 0.6" in md
     assert "## Strict: same person (descriptor distance < 0.45), or near-duplicate" in md
     assert "| All test images PC " in md and "| Identity-disjoint RMSE " in md and "| ΔPC " in md
     assert "1: 4 / 3 of 44; 2: 1 / 1 of 44; 3: 0 / 0 of 44" in md and "total 5 / 4 of 220" in md
@@ -140,4 +140,4 @@ def test_build_report_writes_and_links_the_table(records, audit, tmp_path):
     assert "[Markdown](tables/identity-5fold.md) · [LaTeX](tables/identity-5fold.tex)" in index
     md = (out / "tables" / "identity-5fold.md").read_text()
     # No identity-audit.json: the strict threshold is not recorded.
-    assert "## Strict: same person (under the strict threshold)" in md and "default 0.5" in md
+    assert "## Strict: same person (under the strict threshold)" in md and "default 0.25" in md
