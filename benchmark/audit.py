@@ -45,6 +45,7 @@ import numpy as np
 from benchmark.atomic import atomic_path, atomic_write_text
 from benchmark.errors import ConfigError, DataError
 from benchmark.protocols import ALL, Split, load_protocols
+from benchmark.provenance import git_commit, machine
 from data.scut import ENV_VAR, ScutFBP5500, resolve_data_dir
 
 #: dlib's same-person threshold on the descriptor distance (Euclidean).
@@ -287,13 +288,17 @@ def cmd_audit(argv: list[str]) -> int:
                        progress=not args.quiet, strict=args.strict)
     out = Path(args.out) / AUDIT_DIR
     command = " ".join(["python run_benchmark.py audit", *argv])
+    host = machine()
+    provenance = (f"`{command}`; commit {git_commit()}; machine {host['platform']}, {host['cpu_count']} CPUs, "
+                  f"{host['memory_gib']} GiB; data {dataset.root.name}")
     for a in audits:
         print(f"audit {a.line()}")
     written = write_table_pair(out, "identity-audit", [audit_table(audits)],
                                title="SCUT-FBP5500: test images whose person or image is also in the training part",
-                               provenance=f"`{command}`", notes=audit_notes(args.strict))
-    summary = {"command": command, "thresholds": {"same_person": SAME_PERSON, "strict": args.strict,
-                                                  "near_duplicate_bits": NEAR_DUPLICATE_BITS},
+                               provenance=provenance, notes=audit_notes(args.strict))
+    summary = {"command": command, "git_commit": git_commit(), "machine": host,
+               "thresholds": {"same_person": SAME_PERSON, "strict": args.strict,
+                              "near_duplicate_bits": NEAR_DUPLICATE_BITS},
                "splits": [{"protocol": a.protocol, "split": a.split, "n_test": a.n_test,
                            "same_person": len(a.same_person(SAME_PERSON)), "strict": len(a.same_person(a.strict)),
                            "near_duplicate": len({t for t, _, _ in a.duplicates})} for a in audits]}
