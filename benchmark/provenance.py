@@ -27,11 +27,16 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_commit() -> str:
-    """``HEAD`` commit of the project checkout, with ``+dirty`` if tracked files changed; "unknown" outside git."""
+    """``HEAD`` commit of the project checkout, with ``+dirty`` if tracked files changed; "unknown" outside git.
+
+    Committed outputs in the sub-folders of ``reports/`` (``reports/reference/``, ``reports/perf/``, ...)
+    do not count as changes: the runs that rewrite them would otherwise mark their own records dirty.
+    """
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                               text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude,glob)reports/*/**"], cwd=REPO_ROOT,
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
