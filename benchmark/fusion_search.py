@@ -147,7 +147,8 @@ def run_args(result: dict[str, Any]) -> list[str]:
 
     ``hc-stack`` stacks the fused feature's four predictors (NNLS on out-of-fold training
     predictions); ``deep`` joins every CPU-trained CNN with the fused row of the chosen predictor
-    (equal weights on standardised predictions: CNNs are not refitted on inner folds). ``deep``
+    (CNNs are not refitted on inner folds and their records carry no training-part statistics, so
+    the ensemble's weighting falls back to the plain mean: nothing is learned). ``deep``
     is only built where its CNN members were run (the official protocols), so it is not among
     these arguments: ``report --ensemble`` builds it from stored records (:func:`deep_ensemble`).
     """
