@@ -122,7 +122,7 @@ def render_summary(result: dict[str, Any]) -> str:
     lines = [
         "# Fused feature of the reference report: chosen on a held-out part of a training part", "",
         f"Rendered by `{result['command']}` (commit `{result['git_commit'][:10]}`, {result['date']}). "
-        f"Held-out part: a stratified {result['holdout']:.0%} of the *training* part of {result['split']} "
+        f"Held-out part: a stratified {result['holdout']:.0%} of the {result['split']} "
         f"({result['n_fit']} fit / {result['n_holdout']} held out); no test image was loaded. Greedy forward "
         f"selection with `{result['predictor']}`: each step adds the block with the highest held-out PC; the "
         f"selection is the shortest step within {result['tolerance']} PC of the path's best.", "",
