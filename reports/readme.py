@@ -153,6 +153,18 @@ def feature_speed(root: Path, name: str = "feature_speed.json") -> str:
             + _table(["what (each including the decoding/detection it needs)", "median per face", "p90"], rows))
 
 
+def throughput(root: Path, name: str = "throughput_cpu.json") -> str:
+    """Raw vs achieved training throughput per model of ``reports/perf/<name>``."""
+    report = _read_json(root / "reports/perf" / name)
+    device = report["device"]
+    rows = [[r["model"], r["recipe"], r["batch_size"], f"{r['image_size']}/{r['input_size']}",
+             f"{r['raw_img_s']:.1f}", f"{r['achieved_img_s']:.1f}", f"{r['ratio']:.2f}"] for r in report["rows"]]
+    where = device.get("cpu") or device.get("gpu") or device["device"]
+    return (_provenance(report) + f", {where}, {device.get('threads') or ''} threads, "
+            f"{report['iters']} timed steps:\n\n"
+            + _table(["model", "recipe", "batch", "image/crop", "raw img/s", "achieved img/s", "ratio"], rows))
+
+
 #: Block name -> renderer of its body from the committed output files.
 GENERATORS: dict[str, Callable[[Path], str]] = {
     "paper-comparison": quoted_table,
@@ -161,6 +173,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "perf-handcrafted": perf_handcrafted,
     "perf-handcrafted-dlib-blas": partial(perf_handcrafted, name="handcrafted_dlib_blas.json"),
     "fit-speed": fit_speed,
+    "throughput-cpu": throughput,
     "gp-speed": gp_speed,
     "feature-speed": feature_speed,
     "feature-speed-dlib-blas": partial(feature_speed, name="feature_speed_dlib_blas.json"),

@@ -72,3 +72,40 @@ def test_speed_figures_name_the_dlib_build(tmp_path):
     text, _ = readme.render("<!-- generated: feature-speed-dlib-blas -->\n<!-- end generated -->\n", tmp_path)
     assert "23.5 GiB, dlib 20.0.0 with BLAS), 5 faces, one core:" in text
     assert "| dlib-embed | 57.1 ms | 65.0 ms |" in text
+
+
+def test_strongest_rows_rank_by_five_fold_pc_and_name_every_run(tmp_path):
+    folder = tmp_path / "reports/reference"
+    folder.mkdir(parents=True)
+    lines = ["track,feature,predictor,init,recipe,protocol,split,pc,mae,rmse"]
+    for split, (a, b) in enumerate([(0.80, 0.90), (0.82, 0.92)], start=1):
+        lines += [f"handcrafted,lbp,gr,,,5fold,{split},{a},0.3,0.4",
+                  f"cnn,mobilenet_v2,cnn,imagenet,cpu,5fold,{split},{b},0.2,0.3"]
+    lines += ["handcrafted,lbp,gr,,,60-40,1,0.79,0.31,0.41"]
+    (folder / "results.csv").write_text("\n".join(lines) + "\n")
+    run = {"command": "python run_benchmark.py --features none", "git_commit": "aaaaaaaaaaaa", "status": "complete",
+           "finished": "2026-12-03T08:00:00+00:00"}
+    (folder / "manifest.json").write_text(json.dumps({
+        **run, "command": "python run_benchmark.py --models none", "git_commit": "bbbbbbbbbbbb", "machine": MACHINE,
+        "history": [run, {**run, "status": "running", "command": "killed"}]}))
+    text = readme.strongest_rows(tmp_path, n=5)
+    assert "`python run_benchmark.py --features none` (commit `aaaaaaaaaa`, 2026-12-03)" in text
+    assert "`python run_benchmark.py --models none` (commit `bbbbbbbbbb`" in text and "killed" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "PC" not in line and "---" not in line]
+    assert rows[0].startswith("| mobilenet_v2 (CNN, init=imagenet, recipe=cpu) | 0.9100 |")
+    assert rows[0].endswith("| — | — | — |")  # no 60/40 record
+    assert rows[1] == "| lbp + gr | 0.8100 | 0.3000 | 0.4000 | 0.7900 | 0.3100 | 0.4100 |"
+
+
+def test_throughput_block(tmp_path):
+    path = tmp_path / "reports/perf/throughput_cpu.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "command": "python -m benchmark.throughput --device cpu", "date": "2026-12-03T09:00:00+00:00",
+        "git_commit": "0123456789abcdef", "machine": MACHINE, "iters": 30,
+        "device": {"device": "cpu", "cpu": "AMD EPYC", "threads": 2},
+        "rows": [{"model": "mobilenet_v2", "recipe": "cpu", "batch_size": 32, "image_size": 146, "input_size": 128,
+                  "raw_img_s": 80.04, "achieved_img_s": 72.0, "ratio": 0.9}]}))
+    text, _ = readme.render("<!-- generated: throughput-cpu -->\n<!-- end generated -->\n", tmp_path)
+    assert "AMD EPYC, 2 threads, 30 timed steps:" in text
+    assert "| mobilenet_v2 | cpu | 32 | 146/128 | 80.0 | 72.0 | 0.90 |" in text
