@@ -21,7 +21,7 @@ import numpy as np
 from benchmark.errors import ConfigError
 from benchmark.metrics import score_all
 from benchmark.protocols import Split, load_protocols
-from benchmark.provenance import now_iso
+from benchmark.provenance import now_iso, peak_rss_mib
 from benchmark.store import ResultStore, RowKey
 
 
@@ -157,7 +157,7 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
                             "wall_s": round(result.wall_time_s, 3)},
                 "config": {"model": model, "init": init, "recipe": result.recipe.to_dict(),
                            "max_iters": max_iters},
-                "cnn": result.provenance(),
+                "cnn": {**result.provenance(), "peak_rss_mib": peak_rss_mib()},  # process peak so far
                 "landmark_fallback": {"train": [], "test": []},
                 "predictions": {"image": test, "true": [float(v) for v in y_test],
                                 "pred": [float(v) for v in result.test_pred]},

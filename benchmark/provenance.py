@@ -54,6 +54,16 @@ def machine() -> dict[str, object]:
             "processor": platform.processor(), "cpu_count": os.cpu_count(), "memory_gib": mem_gib}
 
 
+def peak_rss_mib() -> float | None:
+    """Peak resident memory of this process so far, in MiB (``getrusage``); None where unavailable."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)  # bytes on macOS, KiB on Linux
+
+
 def dlib_build() -> dict[str, object] | None:
     """The installed dlib's version and build options (BLAS, LAPACK, AVX); None without dlib.
 

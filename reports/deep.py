@@ -48,6 +48,7 @@ def runs_table(records: Sequence[Mapping[str, Any]]) -> tables.Table:
             "Image/crop": f"{run.get('image_size', '')}/{run.get('input_size', '')}",
             "Epochs": f"{len(run.get('loss_per_epoch') or [])}",
             "Resumed at it.": str(run.get("resumed_from_iteration", 0)),
+            "Peak RSS MiB": f"{float(run['peak_rss_mib']):.0f}" if run.get("peak_rss_mib") else "—",
             "Commit": f"`{str(rec.get('git_commit', ''))[:10]}`",
         })
     cells = pd.DataFrame(rows).set_index("Row") if rows else pd.DataFrame()

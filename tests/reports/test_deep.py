@@ -16,11 +16,13 @@ def _record(split: str, protocol: str = "5fold", pc: float = 0.9, model: str = "
 
 def test_deep_tables_put_our_cnn_rows_beside_the_papers(tmp_path):
     records = [_record("1", pc=0.90), _record("2", pc=0.92), _record("1", "60-40", 0.88),
+               {**_record("3", pc=0.91), "cnn": {**_record("3")["cnn"], "peak_rss_mib": 3456.7}},
                {"track": "handcrafted", "feature": "geom86", "predictor": "gr", "protocol": "5fold", "split": "1",
                 "metrics": {"pc": 0.7, "mae": 0.4, "rmse": 0.5}}]
     md, tex, runs_md, _ = deep.render_deep_tables(records, tmp_path, provenance="test")
     text = md.read_text() + runs_md.read_text()
-    assert "mobilenet_v2 (CNN, init=imagenet, recipe=cpu)" in text and "0.9100" in text  # mean of 2 folds
+    assert "mobilenet_v2 (CNN, init=imagenet, recipe=cpu)" in text and "0.9100" in text  # mean of 3 folds
+    assert "| 3457 " in runs_md.read_text() and "| —" in runs_md.read_text()  # peak RSS where recorded
     assert "ResNeXt-50 (paper, GPU)" in text and "0.8997" in text and "0.8777" in text
     assert "ResNet-50 (80/20 split)" in text and "0.9013" in text
     assert "cpu: Test CPU" in text and "70.4" in text and "184/160" in text and "`abcdef0123`" in text
