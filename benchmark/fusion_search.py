@@ -49,6 +49,9 @@ SEARCH_FILE = "search.json"
 #: Ensembles of the fusion stage: name -> how its members are formed from the search's choice.
 HC_STACK = "hc-stack"
 DEEP = "deep"
+#: Predictors of the fused row (the best on the held-out part), stacked by ``hc-stack``: each
+#: stacked member costs 5 inner refits per split, so the slowest ones are left out.
+STACK_SIZE = 2
 
 
 def score_blocks(blocks: list[str], predictor: str, matrices: dict[str, Any], fit: np.ndarray, held: np.ndarray,
@@ -145,16 +148,19 @@ def render_summary(result: dict[str, Any]) -> str:
 def run_args(result: dict[str, Any]) -> list[str]:
     """Arguments of the reference report's fusion stage, from a search result.
 
-    ``hc-stack`` stacks the fused feature's four predictors (NNLS on out-of-fold training
-    predictions); ``deep`` joins every CPU-trained CNN with the fused row of the chosen predictor
-    (CNNs are not refitted on inner folds and their records carry no training-part statistics, so
-    the ensemble's weighting falls back to the plain mean: nothing is learned). ``deep``
-    is only built where its CNN members were run (the official protocols), so it is not among
-    these arguments: ``report --ensemble`` builds it from stored records (:func:`deep_ensemble`).
+    The fused feature is fitted with the :data:`STACK_SIZE` predictors of the highest held-out
+    PC, and ``hc-stack`` stacks them (NNLS on out-of-fold training predictions). ``deep`` joins
+    every CPU-trained CNN with the fused row of the best predictor (CNNs are not refitted on
+    inner folds and their records carry no training-part statistics, so the ensemble's weighting
+    falls back to the plain mean: nothing is learned). ``deep`` is only built where its CNN
+    members were run (the official protocols), so it is not among these arguments: ``report
+    --ensemble`` builds it from stored records (:func:`deep_ensemble`).
     """
     feature = result["selected"]["feature"]
-    stack = ",".join(f"{feature}__{p}" for p in sorted(p["predictor"] for p in result["predictor_choice"]["fits"]))
-    return ["--features", feature, "--ensemble", f"{HC_STACK}={stack}"]
+    ranked = sorted(result["predictor_choice"]["fits"], key=lambda f: -f["pc"])[:STACK_SIZE]
+    predictors = [f["predictor"] for f in ranked]
+    stack = ",".join(f"{feature}__{p}" for p in predictors)
+    return ["--features", feature, "--predictors", ",".join(predictors), "--ensemble", f"{HC_STACK}={stack}"]
 
 
 def deep_ensemble(result: dict[str, Any], cnns: tuple[str, ...] = ("mobilenet_v2", "efficientnet_lite0")) -> str:

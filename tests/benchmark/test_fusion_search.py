@@ -59,8 +59,10 @@ def test_search_reads_only_the_training_part_and_writes_its_choice(tmp_path, mon
     assert fusion_search.main(["--out", str(out), "--print-run-args"]) == 0
     args = capsys.readouterr().out.split()
     feature = result["selected"]["feature"]
-    assert args[:2] == ["--features", feature]
-    assert args[2] == "--ensemble" and args[3].startswith(f"hc-stack={feature}__gr,")
+    ranked = sorted(result["predictor_choice"]["fits"], key=lambda f: -f["pc"])
+    top = [ranked[0]["predictor"], ranked[1]["predictor"]]
+    assert args == ["--features", feature, "--predictors", ",".join(top), "--ensemble",
+                    f"hc-stack={feature}__{top[0]},{feature}__{top[1]}"]
     assert fusion_search.main(["--out", str(out), "--print-deep-ensemble"]) == 0
     best = result["predictor_choice"]["best"]
     assert capsys.readouterr().out.strip() == f"deep=mobilenet_v2,efficientnet_lite0,{feature}__{best}"
