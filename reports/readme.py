@@ -58,18 +58,22 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def quoted_table(root: Path, name: str = "paper-comparison.md") -> str:
-    """The first table of ``reports/reference/tables/<name>`` and its provenance line."""
+    """The tables of ``reports/reference/tables/<name>`` (with their ``##`` headings, notes left out) and its
+    provenance line."""
     path = root / "reports/reference/tables" / name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: not found; run 'python run_benchmark.py report --out reports/reference'") from None
     table: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("|"):
+    for line in text.split("\nNotes:")[0].splitlines():
+        if line.startswith("## "):
+            table += ["", f"**{line[3:]}**", ""]
+        elif line.startswith("|"):
             table.append(line)
-        elif table:
-            break
+        elif table and table[-1].startswith("|"):
+            table.append("")
+    table = "\n".join(table).strip().splitlines()
     provenance = re.search(r"<!-- provenance: (.*?) -->", text)
     if not table or provenance is None:
         raise DataError(f"{path}: no table or provenance line found")
@@ -104,7 +108,8 @@ def strongest_rows(root: Path, n: int = 10) -> str:
     runs = "; ".join(f"`{r['command']}` (commit `{str(r.get('git_commit'))[:10]}`, {str(r.get('finished'))[:10]})"
                      for r in _runs(manifest) if r.get("status") == "complete")
     return (f"From `reports/reference/results.csv`, written by these runs into one store: {runs}; then "
-            f"`python run_benchmark.py report --out reports/reference` (machine {_machine(manifest['machine'])}):\n\n"
+            f"`python run_benchmark.py report --out reports/reference` with the `deep` ensemble (the exact command "
+            f"is in every table's provenance line; machine {_machine(manifest['machine'])}):\n\n"
             + _table(["Row", "5-fold PC", "MAE", "RMSE", "60/40 PC", "MAE", "RMSE"], rows))
 
 
