@@ -288,15 +288,15 @@ def cmd_audit(argv: list[str]) -> int:
                        progress=not args.quiet, strict=args.strict)
     out = Path(args.out) / AUDIT_DIR
     command = " ".join(["python run_benchmark.py audit", *argv])
-    host = machine()
-    provenance = (f"`{command}`; commit {git_commit()}; machine {host['platform']}, {host['cpu_count']} CPUs, "
+    host, commit = machine(), git_commit()
+    provenance = (f"`{command}`; commit {commit}; machine {host['platform']}, {host['cpu_count']} CPUs, "
                   f"{host['memory_gib']} GiB; data {dataset.root.name}")
     for a in audits:
         print(f"audit {a.line()}")
     written = write_table_pair(out, "identity-audit", [audit_table(audits)],
                                title="SCUT-FBP5500: test images whose person or image is also in the training part",
                                provenance=provenance, notes=audit_notes(args.strict))
-    summary = {"command": command, "git_commit": git_commit(), "machine": host,
+    summary = {"command": command, "git_commit": commit, "machine": host,
                "thresholds": {"same_person": SAME_PERSON, "strict": args.strict,
                               "near_duplicate_bits": NEAR_DUPLICATE_BITS},
                "splits": [{"protocol": a.protocol, "split": a.split, "n_test": a.n_test,

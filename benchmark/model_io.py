@@ -46,6 +46,7 @@ from benchmark.feature_cache import atomic_write_bytes
 from benchmark.pipeline import jsonable_params
 from benchmark.provenance import git_commit, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey
+from data.integrity import sha256_file
 from features.base import FeatureExtractor
 
 MODEL_SUFFIX = ".skops"
@@ -411,14 +412,16 @@ def save_ensemble(out_dir: str | Path, record: Mapping[str, Any]) -> Path | None
     protocol, split = str(record["protocol"]), str(record["split"])
     section = record["ensemble"]
     members = []
+    files = []
     path = run_model_path(out_dir, record).with_suffix(ENSEMBLE_SUFFIX)
     for member in section["members"]:
         file = saved_model_file(out_dir, protocol, member["row"], split)
         if file is None:
             return None
+        files.append(file)
         members.append({"row": member["row"], "file": Path(os.path.relpath(file, path.parent)).as_posix(),
-                        "sha256": hashlib.sha256(file.read_bytes()).hexdigest(), "weight": float(member["weight"])})
-    first = read_metadata(Path(out_dir) / "models" / protocol / members[0]["row"] / Path(members[0]["file"]).name)
+                        "sha256": sha256_file(file), "weight": float(member["weight"])})
+    first = read_metadata(files[0])
     payload = (json.dumps({"format": FORMAT, "members": members, "intercept": float(section["intercept"]),
                            "method": section["method"]}, indent=1) + "\n").encode()
     metadata = {
@@ -462,7 +465,7 @@ def load_ensemble(path: str | Path) -> tuple[list[tuple[Path, float]], float, di
         raise ModelFileError(f"{path}: not a valid ensemble file ({err})") from None
     for member, _, sha in entries:
         try:
-            digest = hashlib.sha256(member.read_bytes()).hexdigest()
+            digest = sha256_file(member)
         except FileNotFoundError:
             raise ModelFileError(f"{path}: member model {member} not found") from None
         if digest != sha:

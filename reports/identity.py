@@ -20,13 +20,12 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmark.audit import AUDIT_DIR, NEAR_DUPLICATE_BITS, SAME_PERSON, STRICT
 from benchmark.errors import DataError
 from reports import tables
-from reports.stats import batch_metrics, row_order
+from reports.stats import part_metrics, row_order
 
 PAIR_COLUMNS = ("protocol", "split", "kind", "test_image", "train_image", "descriptor_distance", "phash_bits",
                 "strict")
@@ -108,13 +107,6 @@ def excluded_images(pairs: pd.DataFrame, protocol: str, variant: str) -> pd.Mult
     return pd.MultiIndex.from_arrays([keys["split"].astype(str), keys["test_image"].astype(str)])
 
 
-def _metrics(part: pd.DataFrame) -> dict[str, float]:
-    if len(part) < 2:
-        return {"pc": np.nan, "mae": np.nan, "rmse": np.nan}
-    scores = batch_metrics(part["true"].to_numpy()[None], part["pred"].to_numpy()[None])
-    return {k: float(v[0]) for k, v in scores.items()}
-
-
 def identity_metrics(pooled: pd.DataFrame, pairs: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """PC, MAE and RMSE of every row of ``protocol`` on all its test images and without the excluded ones.
 
@@ -141,7 +133,7 @@ def identity_metrics(pooled: pd.DataFrame, pairs: pd.DataFrame, protocol: str) -
     for label in row_order(sub):
         r = groups[label]
         parts = {"all": r, **{v: r[r[f"keep_{v}"]] for v in VARIANTS}}
-        rows += [{"pairing": label, "part": name, "n": len(p), **_metrics(p)} for name, p in parts.items()]
+        rows += [{"pairing": label, "part": name, "n": len(p), **part_metrics(p)} for name, p in parts.items()]
     return pd.DataFrame(rows, columns=["pairing", "part", "n", "pc", "mae", "rmse"])
 
 

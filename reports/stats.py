@@ -135,6 +135,17 @@ def batch_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
     return {"pc": pc, "mae": np.abs(err).mean(axis=1), "rmse": np.sqrt((err * err).mean(axis=1))}
 
 
+def part_metrics(part: pd.DataFrame) -> dict[str, float]:
+    """PC, MAE and RMSE of one set of pooled test predictions (columns ``true``, ``pred``).
+
+    Fewer than 2 images give NaN metrics.
+    """
+    if len(part) < 2:
+        return {"pc": np.nan, "mae": np.nan, "rmse": np.nan}
+    scores = batch_metrics(part["true"].to_numpy()[None], part["pred"].to_numpy()[None])
+    return {k: float(v[0]) for k, v in scores.items()}
+
+
 def _pc_from_sums(n: int, sx: np.ndarray, sy: np.ndarray, sxx: np.ndarray, syy: np.ndarray,
                   sxy: np.ndarray) -> np.ndarray:
     """Pearson correlation from sums over ``n`` (weighted) items; NaN where a variance is zero."""

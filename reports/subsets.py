@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from data.scut import SUBSETS, subset_of
 from reports import paper, tables
-from reports.stats import batch_metrics, row_order
+from reports.stats import part_metrics, row_order
 
 SUBSET_NAMES = {"AF": "Asian female", "AM": "Asian male", "CF": "Caucasian female", "CM": "Caucasian male"}
 ALL = "All"
@@ -55,12 +54,8 @@ def subset_metrics(pooled: pd.DataFrame) -> pd.DataFrame:
             by_subset = dict(iter(r.groupby("subset", sort=False)))
             for code in (*SUBSETS, ALL):
                 part = r if code == ALL else by_subset.get(code, r.iloc[:0])
-                metrics = {"pc": np.nan, "mae": np.nan, "rmse": np.nan}
-                if len(part) >= 2:
-                    metrics = {k: float(v[0]) for k, v in batch_metrics(
-                        part["true"].to_numpy()[None], part["pred"].to_numpy()[None]).items()}
                 rows.append({"protocol": protocol, "pairing": label, "subset": code, "n": len(part),
-                             **metrics})
+                             **part_metrics(part)})
     return pd.DataFrame(rows, columns=["protocol", "pairing", "subset", "n", "pc", "mae", "rmse"])
 
 
