@@ -290,6 +290,11 @@ def _make_optimizer(stage: Stage, params: list[nn.Parameter], weight_decay: floa
     return torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay, **extra)
 
 
+#: Test-prediction batch per device type. On the CPU a batch of 256 raised the process's peak
+#: RSS by about 1.5 GiB over the training steps' (efficientnet_lite0, 128 px); 64 adds ~0.1 GiB
+#: and predicts no slower.
+EVAL_BATCH_SIZE: dict[str, int] = {"cpu": 64, "cuda": 256}
+
 #: glibc ``mallopt`` parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 #: Allocations below this size are served from the heap, not by fresh ``mmap`` calls.
@@ -412,7 +417,7 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
                       device: str | torch.device = "cuda", seed: int = 0, max_iters: int | None = None,
                       progress: bool = True, *, input_size: int | None = None,
                       allow_download: bool = False, compile: bool | None = None,
-                      eval_batch_size: int = 256, keep_state_dict: bool = True,
+                      eval_batch_size: int | None = None, keep_state_dict: bool = True,
                       checkpoint: str | Path | None = None, threads: int | None = None) -> CnnResult:
     """Fine-tune (or train from scratch) a registered CNN on one split; predict the test part.
 
@@ -448,8 +453,9 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
         Allow torchvision to download missing ImageNet weights (default: offline only).
     compile : bool, optional
         ``torch.compile`` the training network; default: the recipe's setting.
-    eval_batch_size : int
-        Batch size for test prediction.
+    eval_batch_size : int, optional
+        Batch size for test prediction; default :data:`EVAL_BATCH_SIZE` of the device type
+        (64 on the CPU keeps inference below the training step's memory peak).
     keep_state_dict : bool
         Copy the final weights to the CPU into ``result.state_dict``.
     checkpoint : str or Path, optional
@@ -496,7 +502,8 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
     try:
         return _train(arch, model_name, recipe, init, dev, seed, size, train_u8, scores, test_u8,
                       progress=progress, allow_download=allow_download, compile=compile,
-                      eval_batch_size=eval_batch_size, keep_state_dict=keep_state_dict,
+                      eval_batch_size=eval_batch_size or EVAL_BATCH_SIZE.get(dev.type, 256),
+                      keep_state_dict=keep_state_dict,
                       checkpoint=Path(checkpoint) if checkpoint is not None else None, t_start=t_start)
     finally:
         torch.set_num_threads(previous_threads)
