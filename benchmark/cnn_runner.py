@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from benchmark.errors import ConfigError
 from benchmark.metrics import score_all
-from benchmark.protocols import Split, load_protocols
-from benchmark.provenance import now_iso, peak_rss_mib
 from benchmark.store import ResultStore, RowKey
+from core.errors import ConfigError
+from core.provenance import now_iso, peak_rss_mib
+from data.protocols import Split, load_protocols
 
 
 class ImageSource(Protocol):
@@ -74,7 +74,7 @@ class ReleaseImages:
         return self._arrays[size][[self._index[n] for n in names]]
 
     def _decoded(self, size: int) -> np.ndarray:
-        from benchmark.atomic import atomic_path
+        from core.atomic import atomic_path
         from data.pack import decode_release_images
 
         path = None

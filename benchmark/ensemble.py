@@ -75,11 +75,11 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from benchmark.errors import ConfigError, DataError
 from benchmark.metrics import score_all
-from benchmark.provenance import now_iso
-from benchmark.registry import Registry
 from benchmark.store import ResultStore, RowKey, _safe, write_json
+from core.errors import ConfigError, DataError
+from core.provenance import now_iso
+from core.registry import Registry
 
 #: Registered ways to weight an ensemble's members (``fbp.ensembles`` entry points add more).
 COMBINERS: Registry = Registry("ensemble weighting", entry_point_group="fbp.ensembles")

@@ -26,7 +26,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from benchmark.atomic import atomic_write_bytes
+from core.atomic import atomic_write_bytes
 from data.scut import FaceRecord
 from features.base import FeatureExtractor
 from features.face import FaceContext

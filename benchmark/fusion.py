@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import ConfigError
 from benchmark.feature_cache import FeatureCache, FeatureMatrix
+from core.errors import ConfigError
 from data.scut import FaceRecord
 from features import FEATURES
 from features.base import FeatureExtractor
@@ -58,7 +58,7 @@ def fusion_blocks(name: str) -> list[str]:
     ------
     ConfigError
         If a block is empty or repeated; an unknown block raises the registry's
-        :class:`~benchmark.registry.UnknownComponentError` (a ConfigError) listing the valid names.
+        :class:`~core.registry.UnknownComponentError` (a ConfigError) listing the valid names.
     """
     name = name.strip()
     if SEPARATOR not in name or name in FEATURES:

@@ -41,11 +41,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from benchmark.errors import BenchmarkError
 from benchmark.feature_cache import atomic_write_bytes
 from benchmark.pipeline import jsonable_params
-from benchmark.provenance import git_commit, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey
+from core.errors import BenchmarkError
+from core.provenance import git_commit, now_iso, package_versions
 from data.integrity import sha256_file
 from features.base import FeatureExtractor
 

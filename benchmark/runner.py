@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from joblib import Parallel, delayed
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from benchmark.errors import ConfigError
 from benchmark.feature_cache import FeatureCache
 from benchmark.fusion import fused_matrices
 from benchmark.metrics import score_all
@@ -25,10 +25,11 @@ from benchmark.pipeline import (
     create_extractor,
     jsonable_params,
 )
-from benchmark.protocols import Split, load_protocols, protocol_manifest, select_splits, write_generated_splits
-from benchmark.provenance import git_commit, machine, now_iso, package_versions
 from benchmark.store import ResultStore, RowKey, write_json
+from core.errors import ConfigError
+from core.provenance import git_commit, machine, now_iso, package_versions
 from data.integrity import integrity_of
+from data.protocols import Split, load_protocols, protocol_manifest, select_splits, write_generated_splits
 from data.scut import ScutFBP5500
 
 
@@ -75,7 +76,7 @@ class RunConfig:
         Save every fitted model (skops pipelines, CNN safetensors) under ``out_dir/models``.
     splits : str or None
         ``--splits``: only these splits of the protocol(s) (see
-        :func:`benchmark.protocols.select_splits`); None runs every split.
+        :func:`data.protocols.select_splits`); None runs every split.
     ensembles : list of benchmark.ensemble.EnsembleSpec
         ``--ensemble``: ensemble rows built after both tracks (:mod:`benchmark.ensemble`).
     """
@@ -240,8 +241,12 @@ def run_history(out_dir: Path) -> list[dict[str, Any]]:
     return [*old.get("history", []), {k: old.get(k) for k in HISTORY_KEYS}]
 
 
-def run(config: RunConfig) -> ResultStore:
+def run(config: RunConfig, render: Callable[[ResultStore, str], object] | None = None) -> ResultStore:
     """Run the benchmark: the hand-crafted track, then the deep track, then tables.
+
+    ``render(store, provenance)`` draws the tables from the stored records (the command line
+    passes :func:`reports.tables.render_store`; this layer does not import the reports); None
+    writes records, ``results.csv`` and the manifest only.
 
     Hand-crafted: features (cached), then every (feature x predictor) pairing on every split.
     Deep: every selected CNN on every split (skipped with one line when ``device`` is ``auto``
@@ -302,8 +307,8 @@ def run(config: RunConfig) -> ResultStore:
         timings["ensembles_s"] = round(time.perf_counter() - t0, 2)
     write_generated_splits(config.out_dir, every_split, dataset.labels)
     store.write_csv()
-    render(store, provenance=f"`{' '.join(config.argv)}`; commit {commit}; data "
-                             f"{extra['dataset_integrity']['verdict']}")
+    if render is not None:
+        render(store, f"`{' '.join(config.argv)}`; commit {commit}; data {extra['dataset_integrity']['verdict']}")
     write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
                                                                 started, extra, commit=commit))
     return store
@@ -355,10 +360,3 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     bar.close()
     timings["fits_s"] = round(time.perf_counter() - t1, 2)
     return n_records
-
-
-def render(store: ResultStore, provenance: str) -> list[Path]:
-    """Render the tables of ``store`` (from the stored records only)."""
-    from reports.tables import render_tables
-
-    return render_tables(store.dataframe(), store.out_dir, provenance=provenance)

@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.atomic import atomic_write_bytes
-from benchmark.errors import DataError
+from core.atomic import atomic_write_bytes
+from core.errors import DataError
 
 CSV_COLUMNS = ["track", "feature", "predictor", "init", "recipe", "protocol", "split", "pc", "mae", "rmse",
                "n_train", "n_test", "fit_seconds", "predict_seconds", "seed", "n_fallback", "created", "members"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from benchmark.errors import DataError
+from core.errors import DataError
 
 #: Images whose longer side exceeds this many pixels are downscaled on load (memory guard).
 MAX_SIDE = 2048

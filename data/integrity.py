@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from data.scut import _NAME_RE, ENV_VAR, canonical_image_name, resolve_data_dir
 
 HERE = Path(__file__).resolve().parent
@@ -305,7 +305,7 @@ def write_text_sums(root: str | os.PathLike, sums: str | os.PathLike, out: str |
     Path
         The file written (default: :func:`text_sums_path` of ``sums``).
     """
-    from benchmark.atomic import atomic_write_text
+    from core.atomic import atomic_write_text
 
     root = Path(root)
     listed = [rel for rel in read_sums(Path(sums)) if rel.startswith(f"{TEXT_DIR}/")]
@@ -323,7 +323,7 @@ def write_text_sums(root: str | os.PathLike, sums: str | os.PathLike, out: str |
 
 def write_sums(root: str | os.PathLike, out: str | os.PathLike, files: Iterable[str] | None = None) -> Path:
     """Write a ``sha256sum`` list of ``files`` (default: every release file) under ``root`` (tests, tools)."""
-    from benchmark.atomic import atomic_write_text
+    from core.atomic import atomic_write_text
 
     root = Path(root)
     files = release_files(root) if files is None else list(files)

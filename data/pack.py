@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.errors import ConfigError, DataError, one_line_errors
-from benchmark.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR, TEN_FOLD, Split, read_split_folder, ten_fold_splits
+from core.errors import ConfigError, DataError, one_line_errors
 from data.images import load_rgb
+from data.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR, TEN_FOLD, Split, read_split_folder, ten_fold_splits
 from data.scut import ScutFBP5500, read_score_file, resolve_data_dir
 
 FORMAT = "fbp-bench-pack"
@@ -348,7 +348,7 @@ class PackedDataset:
     def protocols(self, spec: str) -> list[list[Split]]:
         """Splits of ``spec`` (``5fold``, ``60-40`` or ``all``) from the pack's split files; ``10fold`` from its labels.
 
-        Same result as :func:`benchmark.protocols.load_protocols` on the release.
+        Same result as :func:`data.protocols.load_protocols` on the release.
         """
         if spec == "all":
             return [self.protocols(p)[0] for p in self.manifest.get("protocols", PROTOCOL_DIRS)]

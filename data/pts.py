@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import DataError
+from core.errors import DataError
 
 N_LANDMARKS = 86
 PTS_BYTES = 4 + N_LANDMARKS * 2 * 4

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import DataError
+from core.errors import DataError
 from data.pts import read_pts
 
 ENV_VAR = "FBP_DATA_DIR"
@@ -217,11 +217,11 @@ class ScutFBP5500:
 
         ``missing``: no ``.pts`` file; ``empty``: the file declares 0 points (the release's
         ``CM152.pts``); ``misordered``: the points break :data:`MISORDERED_RULES` or more of the
-        layout rules of :func:`features.landmark_map.layout_violations` (18 release files list
+        layout rules of :func:`data.landmark_map.layout_violations` (18 release files list
         their points in another order). Features then fall back to dlib's detected landmarks.
         A truncated or otherwise corrupt ``.pts`` file raises DataError naming it.
         """
-        from features.landmark_map import layout_violations
+        from data.landmark_map import layout_violations
 
         path = self.landmark_path(name)
         if not path.is_file():

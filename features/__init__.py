@@ -5,7 +5,7 @@ new module with ``@FEATURES.register("name")`` on a :class:`features.base.Featur
 subclass. Third-party packages register through the entry point group ``fbp.features``.
 """
 
-from benchmark.registry import Registry
+from core.registry import Registry
 
 FEATURES: Registry = Registry("feature", packages=("features",), entry_point_group="fbp.features")
 

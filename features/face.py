@@ -6,7 +6,7 @@ and dlib runs once.
 
 Landmark schemes
 ----------------
-* ``86``: the SCUT-FBP5500 manual landmarks (see ``features/landmark_map.py`` for the layout).
+* ``86``: the SCUT-FBP5500 manual landmarks (see ``data/landmark_map.py`` for the layout).
   Eye centres are the pupils, points 58 (image-left eye) and 59 (image-right eye).
 * ``68``: dlib's ``shape_predictor_68_face_landmarks`` (iBUG 300-W layout). Eye centres are
   the means of points 36-41 and 42-47.
@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmark.errors import DataError
+from core.errors import DataError
 from data.images import load_rgb
 from data.scut import FaceRecord
 
@@ -182,7 +182,7 @@ class FaceContext:
         """The 86 manual landmarks, or (fallback) an estimate from the detected 68 points."""
         if self.record.landmarks is not None:
             return self.record.landmarks
-        from features.landmark_map import estimate86_from68
+        from data.landmark_map import estimate86_from68
 
         return estimate86_from68(self.landmarks68)
 

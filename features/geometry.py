@@ -496,7 +496,7 @@ class Geometry86(_GeometryBase):
     """Facial-proportion ratios, angles and symmetry from the 86 SCUT landmarks (36-D).
 
     Uses the manual landmarks, or their estimate from dlib's 68 points where an image has
-    none (:func:`features.landmark_map.estimate86_from68`). See :mod:`features.geometry` for
+    none (:func:`data.landmark_map.estimate86_from68`). See :mod:`features.geometry` for
     every feature's formula and source.
     """
 

@@ -5,7 +5,7 @@
 The CNN backbones live in ``models.cnn`` with their own registry (``models.cnn.CNNS``).
 """
 
-from benchmark.registry import Registry
+from core.registry import Registry
 
 PREDICTORS: Registry = Registry("predictor", packages=("models.predictors",),
                                 entry_point_group="fbp.predictors")

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import ConfigError, DataError
 from benchmark.store import ResultStore
+from core.errors import ConfigError, DataError
 
 DEFAULT_OUT = Path("reports/latest")
 REQUIRED_KEYS = ("track", "feature", "predictor", "protocol", "split", "metrics")
@@ -95,9 +95,9 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     DataError
         If the folder holds no records, or a record, the manifest or an audit pairs file is corrupt.
     """
-    from benchmark.audit import AUDIT_DIR
     from reports import deep, identity, index, stats, status, subsets, tables
     from reports import figures as figures_mod
+    from reports.audit import AUDIT_DIR
 
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchmark.atomic import atomic_path
+from core.atomic import atomic_path
 from reports import tables
 from reports.stats import batch_metrics, row_order
 

@@ -1,9 +1,9 @@
 """Identity-disjoint view: PC, MAE and RMSE of every row without the test images whose person is in training.
 
 SCUT-FBP5500 holds several photos of some people, so a test image can share an identity with a
-training image of its split. ``python run_benchmark.py audit`` (:mod:`benchmark.audit`) lists
+training image of its split. ``python run_benchmark.py audit`` (:mod:`reports.audit`) lists
 those test images in ``OUT/audit/pairs-<protocol>.csv``: ``same-person`` pairs (nearest training
-image closer than :data:`benchmark.audit.SAME_PERSON` by dlib's descriptor distance; ``strict``
+image closer than :data:`reports.audit.SAME_PERSON` by dlib's descriptor distance; ``strict``
 is 1 under the audit's stricter threshold) and ``near-duplicate`` image pairs (pHash).
 
 For every protocol with both stored predictions and an audit file, the view puts each row's
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.audit import AUDIT_DIR, NEAR_DUPLICATE_BITS, SAME_PERSON, STRICT
-from benchmark.errors import DataError
+from core.errors import DataError
 from reports import tables
+from reports.audit import AUDIT_DIR, NEAR_DUPLICATE_BITS, SAME_PERSON, STRICT
 from reports.stats import part_metrics, row_order
 
 PAIR_COLUMNS = ("protocol", "split", "kind", "test_image", "train_image", "descriptor_distance", "phash_bits",
@@ -47,7 +47,7 @@ NOTES = (
 
 
 def pairs_path(audit_dir: Path, protocol: str) -> Path:
-    """``audit_dir/pairs-<stem>.csv``, named as :func:`benchmark.audit.cmd_audit` names it."""
+    """``audit_dir/pairs-<stem>.csv``, named as :func:`reports.audit.cmd_audit` names it."""
     return Path(audit_dir) / f"pairs-{tables.file_stem(protocol)}.csv"
 
 
@@ -57,7 +57,7 @@ def read_pairs(path: Path) -> pd.DataFrame:
     Parameters
     ----------
     path : pathlib.Path
-        The file (:func:`benchmark.audit.write_pairs`).
+        The file (:func:`reports.audit.write_pairs`).
 
     Returns
     -------

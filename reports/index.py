@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from reports import paper, status, tables
 from reports.figures import FigureFile
 from reports.stats import method_notes

@@ -11,7 +11,7 @@ The paper evaluates its CNNs under the two official settings (5-fold cross-valid
 the 60/40 split). Of its geometric baselines (Tables IV and V) it says (Sec. IV-A):
 :data:`PAPER_PROTOCOL_SENTENCE`. Its folds are not published, so those rows are matched to our
 ``10fold`` protocol (our own stratified folds, not an official split; see
-:mod:`benchmark.protocols`). For its Gabor baselines (Table VI) the paper gives no fold count:
+:mod:`data.protocols`). For its Gabor baselines (Table VI) the paper gives no fold count:
 those rows are matched to both our official ``5fold`` and our ``10fold`` results. Each entry's
 ``compare_with`` names the protocols it is matched to and its ``protocol_note`` says why.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmark.protocols import TEN_FOLD
+from data.protocols import TEN_FOLD
 
 CITATION = (
     "L. Liang, L. Lin, L. Jin, D. Xie, M. Li, \"SCUT-FBP5500: A Diverse Benchmark Dataset for "

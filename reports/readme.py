@@ -24,8 +24,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import atomic_write_text
-from benchmark.errors import DataError, one_line_errors
+from core.atomic import atomic_write_text
+from core.errors import DataError, one_line_errors
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
@@ -44,10 +44,24 @@ def _machine(m: dict[str, Any]) -> str:
     return f"{m['machine']}, {m['cpu_count']} CPUs, {m['memory_gib']} GiB"
 
 
+#: Measurement commands that moved from ``benchmark/`` to ``tools/`` (commit after ``3e576f0``);
+#: figures measured before the move recorded the old module path.
+MOVED_COMMANDS = {f"python -m benchmark.{m}": f"python -m tools.{m}"
+                  for m in ("perf", "fit_speed", "gp_speed", "feature_speed", "throughput")}
+
+
+def _command(recorded: str) -> str:
+    """The recorded command as it runs today, naming the old module path when it moved."""
+    for old, new in MOVED_COMMANDS.items():
+        if recorded.startswith(old + " ") or recorded == old:
+            return f"`{new + recorded[len(old):]}` (run as `{old}`)"
+    return f"`{recorded}`"
+
+
 def _provenance(report: dict[str, Any]) -> str:
     dlib = report.get("dlib")
     build = f", dlib {dlib['version']} {'with' if dlib['blas'] else 'without'} BLAS" if dlib else ""
-    return (f"`{report['command']}` (commit `{report['git_commit'][:10]}`, {report['date'][:10]}, "
+    return (f"{_command(report['command'])} (commit `{report['git_commit'][:10]}`, {report['date'][:10]}, "
             f"{_machine(report['machine'])}{build})")
 
 

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.atomic import atomic_write_text
 from benchmark.metrics import HIGHER_IS_BETTER
-from benchmark.protocols import PROTOCOLS, SPLITS_DIR, TEN_FOLD_METHOD
+from benchmark.store import ResultStore
+from core.atomic import atomic_write_text
+from data.protocols import PROTOCOLS, SPLITS_DIR, TEN_FOLD_METHOD
 from reports import paper
 
 REQUIRED_COLUMNS = ("track", "feature", "predictor", "protocol", "split", "pc", "mae", "rmse")
@@ -47,7 +48,7 @@ DECIMALS = 4
 
 TRACK_ORDER = {"handcrafted": 0, "cnn": 1, "ensemble": 2}
 PREDICTOR_ORDER = {"lr": 0, "gr": 1, "svr": 2, "xgb": 3, "cnn": 4, "ensemble": 5}
-#: Named protocols first, in the order of :data:`benchmark.protocols.PROTOCOLS` (5fold, 60-40, 10fold).
+#: Named protocols first, in the order of :data:`data.protocols.PROTOCOLS` (5fold, 60-40, 10fold).
 PROTOCOL_ORDER = {name: i for i, name in enumerate(PROTOCOLS)}
 #: Protocol titles; split sizes are added from the data only (see :func:`protocol_title`).
 PROTOCOL_TITLES = {name: p.title for name, p in PROTOCOLS.items()}
@@ -745,3 +746,8 @@ def write_table_pair(tables_dir: Path, stem: str, panels: Sequence[Table], *, ti
     tex = render_latex_table(panels, caption=caption or title, label=f"tab:scut-{stem}", provenance=provenance,
                              notes=notes)
     return [_write(tables_dir / f"{stem}.md", md), _write(tables_dir / f"{stem}.tex", tex)]
+
+
+def render_store(store: ResultStore, provenance: str) -> list[Path]:
+    """Render the tables of a run's ``store`` from its stored records only (the run command's renderer)."""
+    return render_tables(store.dataframe(), store.out_dir, provenance=provenance)

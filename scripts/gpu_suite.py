@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.plan:
         return print_plan(args)
-    from benchmark.errors import BenchmarkError
+    from core.errors import BenchmarkError
 
     try:
         return _run_suite(args, argv if argv is not None else sys.argv[1:])
@@ -230,15 +230,16 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
     import torch
 
     from benchmark.cnn_runner import resolve_device, run_cnn_track
-    from benchmark.errors import BenchmarkError
-    from benchmark.provenance import git_commit, now_iso
-    from benchmark.runner import RunConfig, build_manifest, render
+    from benchmark.runner import RunConfig, build_manifest
     from benchmark.store import ResultStore, RowKey, write_json
-    from benchmark.throughput import device_info, format_table, measure
+    from core.errors import BenchmarkError
+    from core.provenance import git_commit, now_iso
     from data.pack import PackedDataset
     from models.cnn import CNNS
     from models.cnn.recipes import PAPER_SAMPLES
     from models.cnn.weights import WeightsError, resolve_checkpoint
+    from reports.tables import render_store
+    from tools.throughput import device_info, format_table, measure
 
     started = now_iso()
     device = resolve_device(args.device)
@@ -405,7 +406,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
         suite["mobilenet_v2_imagenet_5fold_mean"] = {
             **{k: float(folds[k].mean()) for k in ("pc", "mae", "rmse")}, "folds": len(folds)}
     if len(frame):
-        render(store, provenance=f"`{' '.join(command)}`; commit {commit}; {gpu}")
+        render_store(store, provenance=f"`{' '.join(command)}`; commit {commit}; {gpu}")
     suite["counts"] = {s: sum(e["status"] == s for e in suite["runs"])
                        for s in ("done", "stored", "skipped", "error", "unavailable")}
     suite["finished"] = now_iso()

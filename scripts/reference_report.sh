@@ -7,7 +7,7 @@
 # fusion, report (which also builds the CNN + fusion ensemble from the stored records). Every stage is one project command into the same store; a rerun skips finished
 # records (and a killed CNN split resumes from its last epoch), so the script can be restarted at
 # any point with nothing lost. The fusion stage's members come from
-# reports/fusion_search/summary.md (python -m benchmark.fusion_search, training part only).
+# reports/fusion_search/summary.md (python -m tools.fusion_search, training part only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -17,10 +17,10 @@ stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(handcrafted cnn-mobilenet 10fold cnn-efficientnet fusion report)
 
 fusion_args() {  # the fused row and its predictor stack, read from the committed fusion search
-  "$PY" -m benchmark.fusion_search --print-run-args --out reports/fusion_search
+  "$PY" -m tools.fusion_search --print-run-args --out reports/fusion_search
 }
 deep_ensemble() {  # every CPU-trained CNN + the fused row (official protocols only: no CNN on 10fold)
-  "$PY" -m benchmark.fusion_search --print-deep-ensemble --out reports/fusion_search
+  "$PY" -m tools.fusion_search --print-deep-ensemble --out reports/fusion_search
 }
 
 for stage in "${stages[@]}"; do

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmark.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR
+from data.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR
 from features import FEATURES
 from features.base import FeatureExtractor
 from features.face import FaceContext

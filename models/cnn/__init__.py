@@ -10,7 +10,7 @@ Training is :func:`models.cnn.train.train_and_predict`; recipes are in
 :mod:`models.cnn.recipes`; offline ImageNet weights in :mod:`models.cnn.weights`.
 """
 
-from benchmark.registry import Registry
+from core.registry import Registry
 
 CNNS: Registry = Registry("model", packages=("models.cnn",), entry_point_group="fbp.models")
 

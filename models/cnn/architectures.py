@@ -19,7 +19,7 @@ import torch
 import torchvision
 from torch import nn
 
-from benchmark.errors import ConfigError
+from core.errors import ConfigError
 from models.cnn import CNNS
 from models.cnn.weights import load_imagenet_state_dict
 

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import ConfigError
+from core.errors import ConfigError
 from models.cnn import CNNS
 from models.cnn.architectures import INITS, CnnArchitecture
 from models.cnn.weights import (

@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from benchmark.errors import ConfigError
+from core.errors import ConfigError
 
 #: Samples seen by the paper recipe: 20000 iterations x batch 16.
 PAPER_SAMPLES = 20000 * 16
@@ -249,7 +249,7 @@ def fast_recipe(batch_size: int = 256) -> Recipe:
 FAST = fast_recipe(256)
 
 #: Chosen on a held-out 10% of the training part of official fold 1 (never a test fold):
-#: ``python -m benchmark.recipe_search`` and its output in ``reports/recipe_cpu/summary.md``
+#: ``python -m tools.recipe_search`` and its output in ``reports/recipe_cpu/summary.md``
 #: (mobilenet_v2, validation PC: peak lr 5e-4 .8925, 1e-3 .8980; at 1e-3, 6 epochs .8942 and
 #: images 146/crops 128 .9009, i.e. the smaller, ~1.6x cheaper resolution lost nothing).
 CPU = Recipe(

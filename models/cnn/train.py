@@ -36,8 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import ConfigError
+from core.atomic import atomic_path
+from core.errors import ConfigError
 from models.cnn import CNNS
 from models.cnn.architectures import IMAGENET_NORMALISATION
 from models.cnn.recipes import Recipe, Stage, get_recipe

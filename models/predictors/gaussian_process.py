@@ -18,7 +18,7 @@ random subsample of the training split estimates well. So :class:`GaussianProces
    (tested), at a fraction of its cost.
 
 ``hyper_samples=None`` runs the plain full optimiser instead (for comparison;
-``python -m benchmark.gp_speed`` measures both).
+``python -m tools.gp_speed`` measures both).
 """
 
 from __future__ import annotations

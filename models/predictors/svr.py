@@ -27,7 +27,7 @@ class SVRPredictor(RegressorMixin, BaseEstimator):
     search_samples : int or None
         Rows used by the inner search; None uses all training rows. 500 chooses the same
         parameters as 800 on the real data at two thirds of the search cost
-        (``python -m benchmark.fit_speed --predictors svr --set svr.search_samples=800``).
+        (``python -m tools.fit_speed --predictors svr --set svr.search_samples=800``).
     cv : int
         Inner folds.
     random_state : int

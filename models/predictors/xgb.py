@@ -32,7 +32,7 @@ class XGBPredictor(RegressorMixin, BaseEstimator):
         Refit on the whole training split with the chosen number of rounds.
     max_bin : int
         Histogram bins per feature. 64 instead of XGBoost's 256 fits about twice as fast on
-        100 PCA components, with the same test PC (``python -m benchmark.fit_speed`` measures it).
+        100 PCA components, with the same test PC (``python -m tools.fit_speed`` measures it).
     n_jobs : int
         XGBoost threads.
     random_state : int

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from cli.main import main
 from tests.synthetic import make_fake_scut
 
 torch = pytest.importorskip("torch")
@@ -61,7 +61,7 @@ def test_saved_cnn_scores_a_photo(tmp_path, fake, capsys):
     from PIL import Image
     from skimage import data as skdata
 
-    from models.cnn.face_scorer import face_frame
+    from predict.face_scorer import face_frame
 
     torch.set_num_threads(1)
     assert cli(tmp_path, fake, "--models", "resnet18", "--init", "scratch", "--device", "cpu",

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from benchmark import ensemble
-from benchmark.cli import main
-from benchmark.errors import ConfigError
 from benchmark.store import ResultStore
+from cli.main import main
+from core.errors import ConfigError
 from tests.synthetic import make_fake_scut, register_fusion_features
 
 PIXELS, LANDMARK = register_fusion_features()
@@ -248,8 +248,9 @@ def test_run_on_a_pack_weights_stored_rows_without_refits(tmp_path, fake, capsys
 def test_saved_ensemble_scores_like_its_record_and_checks_its_members(tmp_path, fake, capsys, monkeypatch):
     """--save-model with --ensemble writes a .ensemble file per split; loaded for predict it gives the
     record's test predictions (members re-run on the test images); a changed member file is refused."""
-    from benchmark import model_io, predict_cli
+    from benchmark import model_io
     from data.scut import ScutFBP5500
+    from predict import cli as predict_cli
 
     monkeypatch.setattr(model_io, "TRUSTED_PACKAGES", (*model_io.TRUSTED_PACKAGES, "tests"))  # synthetic features
 

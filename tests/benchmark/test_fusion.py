@@ -8,10 +8,10 @@ from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 from benchmark import fusion, model_io
-from benchmark.errors import ConfigError
 from benchmark.feature_cache import FeatureCache
 from benchmark.pipeline import build_model, build_preprocessing, create_extractor
 from benchmark.store import ResultStore, RowKey
+from core.errors import ConfigError
 from data.scut import ScutFBP5500
 from features.face import FaceContext
 from tests.synthetic import make_fake_scut, register_fusion_features
@@ -113,7 +113,7 @@ def test_predict_scores_a_photo_with_a_fused_model(tmp_path, capsys):
     from PIL import Image
     from skimage import data as skdata
 
-    from benchmark.cli import main
+    from cli.main import main
     from data.scut import FaceRecord
 
     rng = np.random.default_rng(0)

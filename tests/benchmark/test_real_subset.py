@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from benchmark.cli import main
+from cli.main import main
 
 
 def test_end_to_end_on_real_subset(scut, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 
 from benchmark import runner as runner_mod
 from benchmark.runner import RunConfig, run
+from reports.tables import render_store
 from tests.synthetic import make_fake_scut, register_pixel_feature
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def config(fake_root, tmp_path, **kw):
 
 
 def test_end_to_end_synthetic(fake_root, tmp_path):
-    store = run(config(fake_root, tmp_path))
+    store = run(config(fake_root, tmp_path), render=render_store)
     df = pd.read_csv(tmp_path / "out" / "results.csv")
     assert {"feature", "predictor", "protocol", "split", "pc", "mae", "rmse"} <= set(df.columns)
     assert len(df) == 2 * (5 + 1)
@@ -71,7 +72,7 @@ def test_no_test_rows_reach_fitting(fake_root, tmp_path, monkeypatch):
     every predictor. A runner that fitted on all images would fail here.
     """
     from benchmark.feature_cache import FeatureCache
-    from benchmark.protocols import load_protocols
+    from data.protocols import load_protocols
     from data.scut import ScutFBP5500
 
     SENTINEL = 1e4
@@ -141,7 +142,7 @@ def test_no_test_rows_reach_fusion_or_ensemble_fits(fake_root, tmp_path, monkeyp
 
     from benchmark import ensemble
     from benchmark.feature_cache import FeatureCache
-    from benchmark.protocols import load_protocols
+    from data.protocols import load_protocols
     from data.scut import ScutFBP5500
     from models import PREDICTORS
     from tests.synthetic import register_fusion_features

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
-from benchmark.errors import DataError
+from cli.main import main
+from core.errors import DataError
 from data import integrity
 from data.integrity import (
     EXIT_DIFFERS,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.errors import ConfigError, DataError
-from benchmark.protocols import load_protocols
+from core.errors import ConfigError, DataError
 from data.pack import MANIFEST, PackedDataset, decode_release_images, main, pack_dataset
+from data.protocols import load_protocols
 from data.scut import ScutFBP5500
 
 NAMES = ["AF1.jpg", "AF2.jpg", "AM1.jpg", "CF1.jpg", "CM1.jpg", "CM2.jpg"]

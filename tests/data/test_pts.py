@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.errors import DataError
+from core.errors import DataError
 from data.pts import read_pts
 from tests.synthetic import write_pts
 

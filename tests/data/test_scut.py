@@ -1,6 +1,6 @@
 import pytest
 
-from benchmark.errors import DataError
+from core.errors import DataError
 from data.scut import ScutFBP5500, canonical_image_name, resolve_data_dir, subset_of
 from tests.synthetic import make_fake_scut
 
@@ -51,7 +51,7 @@ def test_bad_label_lines(tmp_path, line, problem):
 
 
 def test_misordered_release_landmarks_fall_back(scut):
-    # AF1183 swaps eye and pupil points, AM1320 is scrambled across the face (see features/landmark_map.py)
+    # AF1183 swaps eye and pupil points, AM1320 is scrambled across the face (see data/landmark_map.py)
     for name in ("AF1183.jpg", "AM1320.jpg", "CF434.jpg"):
         rec = scut.record(name)
         assert rec.landmarks is None and rec.landmark_status == "misordered"

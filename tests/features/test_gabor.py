@@ -166,7 +166,7 @@ def test_invariance_with_detected_landmarks(astronaut_pair):
 
 def test_gabor_kp_falls_back_to_detected_landmarks(astronaut_pair):
     pytest.importorskip("dlib")
-    pytest.importorskip("features.landmark_map")
+    pytest.importorskip("data.landmark_map")
     v = GaborKeypoints().extract(FaceContext(astronaut_pair["orig_detect"]))
     assert v.shape == (3440,) and np.all(np.isfinite(v))
 

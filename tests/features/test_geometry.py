@@ -17,12 +17,12 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from data.landmark_map import estimate86_from68
 from data.scut import FaceRecord
 from features import FEATURES
 from features import geometry as geo
 from features.face import FaceContext
-from features.landmark_map import estimate86_from68
-from tests.features.test_landmark_map import TRANSFORMS, similarity, synthetic_face68
+from tests.data.test_landmark_map import TRANSFORMS, similarity, synthetic_face68
 
 
 def synthetic(scheme: str) -> np.ndarray:

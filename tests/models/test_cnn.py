@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import ConfigError
+from core.errors import ConfigError
 from models.cnn import CNNS
 from models.cnn.recipes import FAST, PAPER, PAPER_SAMPLES, RECIPES, Recipe, Stage, fast_recipe, get_recipe
 from models.cnn.train import (
@@ -159,7 +159,7 @@ def test_bad_inputs_are_config_errors():
 
 
 def test_throughput_table_on_cpu(tmp_path):
-    from benchmark.throughput import format_table, main, measure
+    from tools.throughput import format_table, main, measure
 
     rows = measure(["resnet18"], batch_size=2, device="cpu", iters=1, warmup=0, input_size=32, log=False)
     (row,) = rows

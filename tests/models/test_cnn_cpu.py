@@ -114,7 +114,7 @@ def test_a_checkpoint_of_another_configuration_is_not_used(tmp_path, capsys):
 
 
 def test_throughput_command_on_the_cpu(tmp_path):
-    from benchmark.throughput import main
+    from tools.throughput import main
 
     out = tmp_path / "t.json"
     assert main(["--device", "cpu", "--models", "mobilenet_v2", "--batch-size", "2", "--input-size", "32",
@@ -134,7 +134,7 @@ def test_face_frame_is_the_same_at_240p_and_1080p(tmp_path):
 
     from data.scut import FaceRecord
     from features.face import detect_faces
-    from models.cnn.face_scorer import face_frame, photo_frame
+    from predict.face_scorer import face_frame, photo_frame
 
     face = skdata.astronaut()  # 512x512, face about 90 px
     big = np.zeros((1080, 1920, 3), np.uint8) + 90

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
-from benchmark.errors import DataError
+from core.errors import DataError
 from reports import identity, stats
 from reports.cli import build_report
 from tests.reports.test_stats import fake_records, write_store

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmark.errors import DataError
+from core.errors import DataError
 from reports import readme
 
 MACHINE = {"machine": "x86_64", "cpu_count": 2, "memory_gib": 23.5}
@@ -14,7 +14,7 @@ def fit_speed_json(root, seconds=12.5):
     path = root / "reports/perf/fit_speed.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
-        "command": "python -m benchmark.fit_speed --predictors gr", "date": "2026-11-27T03:00:00+00:00",
+        "command": "python -m tools.fit_speed --predictors gr", "date": "2026-11-27T03:00:00+00:00",
         "git_commit": "0123456789abcdef", "machine": MACHINE, "threads": 1,
         "totals": [{"predictor": "gr", "variant": "default", "fits": 2, "seconds": seconds, "mean_pc": 0.81234}],
         "preprocessing": [{"feature": "lbp", "split": "5fold/1", "seconds": 1.25}],
@@ -30,7 +30,7 @@ def test_render_fills_a_block_from_its_file_then_is_stable(tmp_path):
     text = "intro\n<!-- generated: fit-speed -->\nold figures\n<!-- end generated -->\nrest\n"
     new, changed = readme.render(text, tmp_path)
     assert changed == ["fit-speed"]
-    assert new.startswith("intro\n<!-- generated: fit-speed -->\n\n`python -m benchmark.fit_speed --predictors gr` "
+    assert new.startswith("intro\n<!-- generated: fit-speed -->\n\n`python -m tools.fit_speed --predictors gr` "
                           "(commit `0123456789`, 2026-11-27, x86_64, 2 CPUs, 23.5 GiB), one thread, "
                           "splits 5fold/1, 60-40/1:\n")
     assert "| gr | default | 2 | 12.5 s | 0.8123 |\n" in new
@@ -65,7 +65,7 @@ def test_speed_figures_name_the_dlib_build(tmp_path):
     path = tmp_path / "reports/perf/feature_speed_dlib_blas.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({
-        "command": "python -m benchmark.feature_speed --n 5", "date": "2026-11-27T04:00:00+00:00",
+        "command": "python -m tools.feature_speed --n 5", "date": "2026-11-27T04:00:00+00:00",
         "git_commit": "fedcba9876543210", "machine": MACHINE, "n_faces": 5,
         "dlib": {"version": "20.0.0", "blas": True, "lapack": True, "avx": True},
         "rows": [{"what": "dlib-embed", "median_ms": 57.14, "p90_ms": 65.0}]}))
@@ -101,7 +101,7 @@ def test_throughput_block(tmp_path):
     path = tmp_path / "reports/perf/throughput_cpu.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({
-        "command": "python -m benchmark.throughput --device cpu", "date": "2026-12-03T09:00:00+00:00",
+        "command": "python -m tools.throughput --device cpu", "date": "2026-12-03T09:00:00+00:00",
         "git_commit": "0123456789abcdef", "machine": MACHINE, "iters": 30,
         "device": {"device": "cpu", "cpu": "AMD EPYC", "threads": 2},
         "rows": [{"model": "mobilenet_v2", "recipe": "cpu", "batch_size": 32, "image_size": 146, "input_size": 128,

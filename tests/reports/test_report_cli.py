@@ -8,10 +8,11 @@ import shutil
 
 import pytest
 
-from benchmark.cli import main
 from benchmark.runner import RunConfig, run
+from cli.main import main
 from reports import status
 from reports.cli import build_report
+from reports.tables import render_store
 from tests.reports.latex import inputs, needs_pdflatex, pdflatex
 from tests.reports.test_stats import fake_records, write_store
 from tests.synthetic import make_fake_scut, register_pixel_feature
@@ -26,7 +27,7 @@ def run_dir(tmp_path_factory):
     out = tmp / "out"
     run(RunConfig(data_dir=root, protocol="all", features=["test-pixels"], predictors=["lr", "svr"],
                   out_dir=out, cache_dir=tmp / "cache", progress=False,
-                  argv=["python run_benchmark.py", "--features", "test-pixels"]))
+                  argv=["python run_benchmark.py", "--features", "test-pixels"]), render=render_store)
     shutil.rmtree(root)  # the report must not need the dataset (nor the feature cache)
     shutil.rmtree(tmp / "cache")
     shutil.rmtree(out / "tables")

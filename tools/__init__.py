@@ -1,0 +1,1 @@
+"""Measurement and selection commands (``python -m tools.<name>``); nothing of the product imports them."""
