@@ -1,5 +1,11 @@
 """Command line: ``run_benchmark.py`` and the ``fbp-benchmark`` console script.
 
+One parser with argparse sub-commands (:data:`COMMANDS`): ``run`` (the default when the first
+argument is an option, so ``run_benchmark.py --protocol all`` works as it always did), ``list``,
+``report``, ``predict``, ``check-data`` and ``audit``. Each command's options are defined next to
+its code (``run_parser`` here, :func:`reports.cli.report_parser`, ...) and joined here as
+sub-parsers; choices (features, predictors, CNNs, recipes, inits) come from their registries.
+
 Exit codes: 0 success, 1 bad input (one line on stderr naming the file and the problem),
 2 usage error (argparse), 130 interrupted.
 """
@@ -7,8 +13,12 @@ Exit codes: 0 success, 1 bad input (one line on stderr naming the file and the p
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmark.feature_cache import default_cache_dir
 from benchmark.pipeline import DEFAULT_PCA
@@ -34,12 +44,13 @@ def _names(value: str | None, registry: Registry) -> list[str]:
     return names
 
 
-def run_parser() -> argparse.ArgumentParser:
+def run_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """Options of ``run`` (the benchmark itself)."""
     p = argparse.ArgumentParser(
         prog="run_benchmark.py",
         description="Facial beauty prediction benchmark on SCUT-FBP5500 (Liang et al., ICPR 2018).",
-        epilog="Other commands: 'run_benchmark.py report --help', 'run_benchmark.py predict --help', "
-               "'run_benchmark.py check-data --help', 'run_benchmark.py audit --help'.")
+        epilog="Other commands: " + ", ".join(f"'run_benchmark.py {c} --help'" for c in COMMANDS if c != "run")
+               + " ('run_benchmark.py --help' lists them).", add_help=add_help)
     p.add_argument("--protocol", default=ALL,
                    help="5fold, 60-40, all (default: 5fold and 60-40), 10fold (not an official split), or a folder "
                         "of split files (train_K.txt/test_K.txt)")
@@ -68,7 +79,9 @@ def run_parser() -> argparse.ArgumentParser:
                                       "device is present)")
     cnn.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
                      help="auto (default): CUDA if present, else the CNNs are skipped")
-    cnn.add_argument("--init", choices=("imagenet", "scratch"), default="imagenet",
+    from models.cnn.architectures import INITS
+
+    cnn.add_argument("--init", choices=INITS, default="imagenet",
                      help="CNN initialisation (default imagenet: torchvision weights, offline cache)")
     from models.cnn.recipes import RECIPES
 
@@ -103,19 +116,18 @@ def list_components() -> str:
     return "\n".join(lines)
 
 
-def cmd_run(argv: list[str]) -> int:
-    args = run_parser().parse_args(argv)
+def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    """``run_benchmark.py [run]``: the benchmark over the chosen protocols; tables rendered at the end."""
     if args.list:
-        print(list_components())
-        return 0
+        return cmd_list(args, argv)
     from benchmark.ensemble import parse_ensembles
     from benchmark.fusion import parse_feature_list
     from benchmark.runner import RunConfig, run
+    from models.cnn import CNNS
+    from reports.tables import render_store
 
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs must be a positive number or -1, got {args.jobs}")
-    from models.cnn import CNNS
-
     config = RunConfig(
         data_dir=resolve_data_dir(args.data_dir), protocol=args.protocol,
         features=parse_feature_list(args.features), predictors=_names(args.predictors, PREDICTORS),
@@ -124,45 +136,89 @@ def cmd_run(argv: list[str]) -> int:
         argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,
         init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model,
         splits=args.splits, ensembles=parse_ensembles(args.ensemble))
-    from reports.tables import render_store
-
     store = run(config, render=render_store)
     print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
     return 0
 
 
+def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
+    """``run_benchmark.py list`` (also ``--list``): every registered component with its description."""
+    print(list_components())
+    return 0
+
+
+def list_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog="run_benchmark.py list", add_help=add_help,
+                                   description="List features, predictors, CNNs, recipes, ensembles and protocols.")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: a one-line help, and where its options and its code live (``module:function``).
+
+    ``parser`` returns the command's ``argparse.ArgumentParser`` (taking ``add_help``); ``run``
+    takes the parsed arguments and the command's own ``argv`` (for provenance) and returns the
+    exit status. Both are imported only when the parser is built.
+    """
+
+    help: str
+    parser: str
+    run: str
+
+    @staticmethod
+    def _load(target: str) -> Callable[..., Any]:
+        module, _, name = target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+#: Every sub-command, in the order of ``--help``.
+COMMANDS: dict[str, Command] = {
+    "run": Command("run the benchmark (the default: 'run_benchmark.py --protocol all')",
+                   "cli.main:run_parser", "cli.main:cmd_run"),
+    "list": Command("list the registered components and protocols", "cli.main:list_parser", "cli.main:cmd_list"),
+    "report": Command("re-render tables, figures and statistics from stored records",
+                      "reports.cli:report_parser", "reports.cli:cmd_report"),
+    "predict": Command("score faces in photos with a saved model", "predict.cli:predict_parser",
+                       "predict.cli:cmd_predict"),
+    "check-data": Command("compare a dataset copy with the reference SHA-256 list", "data.integrity:check_parser",
+                          "data.integrity:cmd_check_data"),
+    "audit": Command("identity audit of the splits (same person in training and test)", "reports.audit:audit_parser",
+                     "reports.audit:cmd_audit"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: one sub-parser per command, each inheriting its command's options."""
+    top = argparse.ArgumentParser(
+        prog="run_benchmark.py",
+        description="Facial beauty prediction benchmark on SCUT-FBP5500 (Liang et al., ICPR 2018). Without a "
+                    "sub-command the options are those of 'run' (see 'run_benchmark.py run --help').")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        own = command._load(command.parser)(add_help=False)
+        sub.add_parser(name, parents=[own], help=command.help, description=own.description, epilog=own.epilog,
+                       formatter_class=own.formatter_class).set_defaults(_run=command._load(command.run))
+    return top
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """``argv`` with ``run`` put first when it starts with an option other than help (the old form)."""
+    if not argv:
+        return ["run"]
+    if argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        return ["run", *argv]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``report``/``predict``/``check-data``/``audit`` sub-commands, else run the benchmark."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run its sub-command; returns the exit status."""
+    argv = _with_command(list(sys.argv[1:] if argv is None else argv))
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            return _dispatch(argv[0], argv[1:])
-        return cmd_run(argv)
+        args = build_parser().parse_args(argv)
+        return args._run(args, argv[1:])
     except BenchmarkError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: finished records are kept; rerun the same command to resume", file=sys.stderr)
         return 130
-
-
-def _dispatch(command: str, argv: list[str]) -> int:
-    """Run a sub-command; imported lazily so ``--help`` and the run stay light."""
-    if command == "report":
-        from reports.cli import cmd_report
-
-        return cmd_report(argv)
-    if command == "check-data":
-        from data.integrity import cmd_check_data
-
-        return cmd_check_data(argv)
-    if command == "audit":
-        from reports.audit import cmd_audit
-
-        return cmd_audit(argv)
-    from predict.cli import cmd_predict
-
-    return cmd_predict(argv)
-
-
-SUBCOMMANDS = ("report", "predict", "check-data", "audit")

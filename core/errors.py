@@ -23,15 +23,19 @@ class ConfigError(BenchmarkError):
 
 
 def one_line_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """Wrap a command's ``main(argv) -> exit code``: a :class:`BenchmarkError` prints
-    ``error: <message>`` on stderr and returns 1, with no traceback."""
+    """Wrap a command's ``main(argv) -> exit code``: a :class:`BenchmarkError` or an ``OSError``
+    (a file that cannot be read or written; its message names the file) prints
+    ``error: <message>`` on stderr and returns 1, with no traceback; Ctrl-C returns 130."""
 
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
         try:
             return main(argv)
-        except BenchmarkError as err:
+        except (BenchmarkError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
 
     return wrapper

@@ -73,7 +73,6 @@ STARTUP_S = 20.0
 RECIPE = "fast"
 FINETUNE = ("mobilenet_v2", "imagenet")
 SCRATCH_MODELS = ("alexnet", "resnet18", "resnet50", "resnext50")
-ALL_MODELS = ("alexnet", "resnet18", "resnext50", "resnet50", "mobilenet_v2")
 
 Run = tuple[str, str, str, str]  # (model, init, protocol, split)
 
@@ -93,9 +92,12 @@ def planned_runs(only: list[str] | None = None) -> list[Run]:
     return runs
 
 
-def throughput_models(runs: list[Run], only: list[str] | None) -> list[str]:
-    """All five models; with ``--only``, those of the selected runs."""
-    return [m for m in ALL_MODELS if not only or any(r[0] == m for r in runs)]
+def throughput_models(runs: list[Run]) -> list[str]:
+    """The models of ``runs`` (every planned one, or those ``--only`` kept), in plan order, once each.
+
+    The names are checked against the ``CNNS`` registry when the suite runs (``--plan`` imports no torch).
+    """
+    return list(dict.fromkeys(r[0] for r in runs))
 
 
 def choose_samples(runs: list[Run], img_s: dict[str, float], seconds: float,
@@ -141,7 +143,7 @@ def print_plan(args: argparse.Namespace) -> int:
     img_s = {m: v * ASSUMED_RATIO for m, v in REFERENCE_IMG_S.items()}
     runs = planned_runs(args.only)
     thr_s = 0.0 if args.skip_throughput else throughput_seconds(
-        throughput_models(runs, args.only), args.throughput_iters, args.throughput_warmup, args.batch_size)
+        throughput_models(runs), args.throughput_iters, args.throughput_warmup, args.batch_size)
     full = estimate(runs, img_s, PAPER_SAMPLES)
     budget = args.budget_s - thr_s - STARTUP_S
     samples, reason = (choose_samples(runs, img_s, budget, PAPER_SAMPLES, args.batch_size)
@@ -229,7 +231,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
     os.environ["TORCH_HOME"] = str(args.torch_home.resolve())
     import torch
 
-    from benchmark.cnn_runner import resolve_device, run_cnn_track
+    from benchmark.cnn_runner import choose_device, run_cnn_track
     from benchmark.runner import RunConfig, build_manifest
     from benchmark.store import ResultStore, RowKey, write_json
     from core.errors import BenchmarkError
@@ -241,8 +243,10 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
     from reports.tables import render_store
     from tools.throughput import device_info, format_table, measure
 
+    for model in throughput_models(planned_runs()):
+        CNNS.get(model)  # a planned name the registry does not know stops here, as one line
     started = now_iso()
-    device = resolve_device(args.device)
+    device = choose_device(args.device)
     if device is None:  # "auto" without CUDA
         device = "cpu"
     dev = torch.device(device)
@@ -291,7 +295,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
         t_thr = time.perf_counter()
         sub = min(len(names), 4 * args.batch_size)
         try:
-            rows = measure(throughput_models(runs_selected, args.only), args.batch_size, dev,
+            rows = measure(throughput_models(runs_selected), args.batch_size, dev,
                            args.throughput_iters, args.throughput_warmup, torch.from_numpy(all_u8[:sub]),
                            pack.scores(names[:sub]), compile=args.compile)
         except (BenchmarkError, RuntimeError) as err:  # RuntimeError: CUDA OOM and the like
@@ -324,7 +328,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
         entry = entries[run] = {"run": run_tag(run), "model": model, "init": init, "protocol": protocol,
                                 "split": split}
         suite["runs"].append(entry)
-        key = RowKey("cnn", model, "cnn", init, RECIPE)
+        key = RowKey.cnn(model, init, RECIPE)
         if (protocol, split) not in splits:
             entry.update(status="unavailable", reason=f"the pack has no {protocol} split {split}")
         elif init == "imagenet" and weights_error:
@@ -334,7 +338,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
                          record=str(store.path(key, protocol, split).relative_to(store.out_dir)))
         else:
             pending.append(run)
-    img_s = {m: measured.get(m) or REFERENCE_IMG_S[m] * ASSUMED_RATIO for m in ALL_MODELS}
+    img_s = {m: measured.get(m) or REFERENCE_IMG_S[m] * ASSUMED_RATIO for m in throughput_models(planned_runs())}
     elapsed = time.perf_counter() - t0
     if args.samples == "auto":
         samples, reason = choose_samples(pending, img_s, args.budget_s - elapsed, PAPER_SAMPLES,
@@ -382,7 +386,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
                 torch.cuda.empty_cache()
             write_manifest("running")
             continue
-        key = RowKey("cnn", model, "cnn", init, RECIPE)
+        key = RowKey.cnn(model, init, RECIPE)
         path = store.path(key, protocol, split)
         rec = json.loads(path.read_text(encoding="utf-8"))
         cnn, metrics = rec["cnn"], rec["metrics"]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.errors import one_line_errors
 from core.provenance import dlib_build, measurement
 from data.scut import ScutFBP5500, resolve_data_dir
 from features import FEATURES
@@ -32,6 +33,7 @@ def _time(records, fn) -> list[float]:
     return out
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir")

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from core.errors import DataError
+from core.errors import DataError, one_line_errors
 
 
 def measure(data_dir: str | None, every: int) -> dict[str, np.ndarray]:
@@ -43,6 +43,7 @@ def measure(data_dir: str | None, every: int) -> dict[str, np.ndarray]:
     return {"scale": np.asarray(scales), "shift": np.asarray(shifts)}
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.frame_constants", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=None, help="release root (default: FBP_DATA_DIR)")

@@ -20,11 +20,13 @@ from benchmark.feature_cache import FeatureCache, default_cache_dir
 from benchmark.metrics import score_all
 from benchmark.pipeline import DEFAULT_PCA, build_model, create_extractor
 from core.atomic import atomic_write_text
+from core.errors import one_line_errors
 from core.provenance import measurement
 from data.protocols import load_protocols
 from data.scut import ScutFBP5500, resolve_data_dir
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir")

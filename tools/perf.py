@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 
 from core.atomic import atomic_write_text
+from core.errors import one_line_errors
 from core.provenance import dlib_build, measurement
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def timed_run(cmd: list[str]) -> dict[str, float]:
     return {"wall_s": round(wall, 2), "peak_rss_mib": round(peak / 2**20, 1)}
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", help="dataset root (default: $FBP_DATA_DIR)")
