@@ -98,8 +98,25 @@ def is_pack(path: Path) -> bool:
     return (path / MANIFEST).is_file() and not (path / "Images").is_dir()
 
 
-def resolve_device(device: str) -> str | None:
-    """``cuda``/``cpu`` to train on, or None when ``auto`` finds no CUDA device."""
+def choose_device(device: str) -> str | None:
+    """The device a run's CNNs train on, from its ``--device`` option (``auto``, ``cuda`` or ``cpu``).
+
+    Parameters
+    ----------
+    device : str
+        ``auto`` picks CUDA when available; ``cuda`` and ``cpu`` are taken as given.
+
+    Returns
+    -------
+    str or None
+        ``cuda`` or ``cpu``; None when ``auto`` finds no CUDA device (the caller skips the CNNs).
+        (:func:`models.cnn.train.resolve_device` turns a device name into a ``torch.device``.)
+
+    Raises
+    ------
+    ConfigError
+        ``cuda`` asked for on a machine without a CUDA device (one line).
+    """
     import torch
 
     if device == "auto":

@@ -5,9 +5,10 @@ Formats
 * Hand-crafted rows: the fitted scikit-learn :class:`~sklearn.pipeline.Pipeline` whose first
   step is the feature extractor (so ``pipeline.predict([face_record])`` scores a face), saved
   with skops (``.skops``), never pickle. Loading computes the file's types with
-  :func:`skops.io.get_untrusted_types` and trusts them only if every one comes from
-  :data:`TRUSTED_PACKAGES` (this project's ``features``, ``models``, ``benchmark`` packages,
-  scikit-learn, NumPy, SciPy, XGBoost); any other type refuses to load with a one-line error.
+  :func:`skops.io.get_untrusted_types` and trusts them only if every one comes from this
+  project's ``features``, ``models`` or ``benchmark`` modules as installed (the module's file lies
+  inside :data:`PROJECT_DIRS`; a foreign package of the same name is refused) or from
+  scikit-learn, NumPy, SciPy, XGBoost; any other type refuses to load with a one-line error.
 * CNN weights: a state dict in safetensors (``.safetensors``), loaded on the CPU.
 * Ensembles (late fusion): a JSON file (``.ensemble``) naming each member's saved model file of
   the same split (relative path and SHA-256), its weight, and the intercept; written only when
@@ -30,6 +31,8 @@ Layout of a run's saved models (:func:`save_run_model`)::
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import zipfile
@@ -45,8 +48,8 @@ from benchmark.feature_cache import atomic_write_bytes
 from benchmark.pipeline import jsonable_params
 from benchmark.store import ResultStore, RowKey
 from core.errors import BenchmarkError
+from core.hashing import sha256_file
 from core.provenance import git_commit, now_iso, package_versions
-from data.integrity import sha256_file
 from features.base import FeatureExtractor
 
 MODEL_SUFFIX = ".skops"
@@ -58,8 +61,17 @@ FORMAT_VERSION = 1
 KIND_PIPELINE = "sklearn-pipeline"
 KIND_CNN = "cnn-state-dict"
 KIND_ENSEMBLE = "ensemble"
-#: Top-level packages whose types a model file may contain.
-TRUSTED_PACKAGES = ("features", "models", "benchmark", "sklearn", "numpy", "scipy", "xgboost")
+#: This project's packages whose types a model file may contain: trusted only where a type's module
+#: is installed inside :data:`PROJECT_DIRS` (an unrelated package of the same name is not trusted).
+PROJECT_PACKAGES = ("features", "models", "benchmark")
+#: Where the project's packages are installed: beside this one (``benchmark``), as set up by
+#: ``pyproject.toml`` (one source tree or one ``site-packages``).
+PROJECT_DIRS = tuple(Path(__file__).resolve().parent.parent / name for name in PROJECT_PACKAGES)
+#: Libraries whose types a model file may contain (by top-level package name).
+TRUSTED_LIBRARIES = ("sklearn", "numpy", "scipy", "xgboost")
+#: Top-level packages whose types a model file may contain: those of :data:`PROJECT_PACKAGES` only
+#: where installed inside :data:`PROJECT_DIRS`, the others by name.
+TRUSTED_PACKAGES = (*PROJECT_PACKAGES, *TRUSTED_LIBRARIES)
 #: Number of label quantile levels stored in the metadata (0, 1/1000, ..., 1).
 N_QUANTILES = 1001
 #: Name of the feature-extractor step in a saved pipeline.
@@ -184,9 +196,57 @@ def label_summary(values: Iterable[float]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- skops pipelines
 
 
+def _inside_project(spec: importlib.machinery.ModuleSpec) -> bool:
+    """Whether a module's file (a package's folders) lies inside :data:`PROJECT_DIRS`."""
+    places = list(spec.submodule_search_locations or [])
+    if spec.has_location and spec.origin:
+        places.append(spec.origin)
+    if not places:
+        return False  # built-in, frozen or no file: not this project's
+    for place in places:
+        resolved = Path(place).resolve()
+        if not any(resolved.is_relative_to(folder) for folder in PROJECT_DIRS):
+            return False
+    return True
+
+
+def is_project_module(module: str) -> bool:
+    """Whether ``module`` (dotted name) is one of this project's modules as installed.
+
+    Each enclosing package is located in turn (``models``, ``models.cnn``, ...) with
+    :func:`importlib.util.find_spec`, and must lie inside :data:`PROJECT_DIRS` before the next
+    level is looked up, so a package that is not the project's is never imported. The walk stops
+    at the first name that is not a package or not found (the rest names an attribute: a class,
+    a nested class); a module that does not exist fails later, when skops imports it.
+    """
+    parts = module.split(".")
+    if parts[0] not in PROJECT_PACKAGES:
+        return False
+    for i in range(1, len(parts) + 1):
+        try:
+            spec = importlib.util.find_spec(".".join(parts[:i]))
+        except (ImportError, ValueError):
+            return False
+        if spec is None:
+            return i > 1  # not a module: the rest of the name is an attribute of the module above
+        if not _inside_project(spec):
+            return False
+        if spec.submodule_search_locations is None:
+            return True  # a module (not a package): the rest is a class in it
+    return True
+
+
 def is_trusted_type(name: str) -> bool:
-    """Whether a type name reported by skops comes from :data:`TRUSTED_PACKAGES`."""
-    return name.split(".", 1)[0] in TRUSTED_PACKAGES
+    """Whether a type name reported by skops (``module.QualName``) may be loaded.
+
+    Trusted: a type of this project's modules as installed (:func:`is_project_module`: the
+    module's file is inside :data:`PROJECT_DIRS`), or of the other :data:`TRUSTED_PACKAGES`
+    (:data:`TRUSTED_LIBRARIES`).
+    """
+    top = name.split(".", 1)[0]
+    if top in PROJECT_PACKAGES:
+        return "." in name and is_project_module(name.rpartition(".")[0])
+    return top in TRUSTED_PACKAGES
 
 
 def trusted_types(path: Path, payload: bytes) -> list[str]:
@@ -205,8 +265,10 @@ def trusted_types(path: Path, payload: bytes) -> list[str]:
         raise ModelFileError(f"{path}: not a skops model file ({type(err).__name__}: {err})") from None
     refused = sorted(t for t in found if not is_trusted_type(t))
     if refused:
-        raise ModelFileError(f"{path}: refusing to load: type(s) outside the trusted packages "
-                             f"({', '.join(TRUSTED_PACKAGES)}): {', '.join(refused)}")
+        libraries = ", ".join(p for p in TRUSTED_PACKAGES if p not in PROJECT_PACKAGES)
+        raise ModelFileError(f"{path}: refusing to load: type(s) neither from this project's packages as "
+                             f"installed ({', '.join(str(d) for d in PROJECT_DIRS)}) nor from {libraries}: "
+                             f"{', '.join(refused)}")
     return list(found)
 
 
@@ -245,7 +307,7 @@ def save_pipeline(path: str | Path, pipeline: Pipeline, metadata: Mapping[str, A
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
-    """Load a pipeline saved by :func:`save_pipeline`, trusting only :data:`TRUSTED_PACKAGES` types.
+    """Load a pipeline saved by :func:`save_pipeline`, trusting only the types :func:`is_trusted_type` accepts.
 
     Raises
     ------

@@ -283,9 +283,9 @@ def run(config: RunConfig, render: Callable[[ResultStore, str], object] | None =
     timings["integrity_s"] = round(time.perf_counter() - t0, 2)
     extra["records_computed"] = run_handcrafted(config, dataset, protocols, store, commit, started, extra)
     if config.models:
-        from benchmark.cnn_runner import resolve_device, run_cnn_track
+        from benchmark.cnn_runner import choose_device, run_cnn_track
 
-        device = resolve_device(config.device)
+        device = choose_device(config.device)
         if device is None:
             print(f"note: no CUDA device: skipping the CNNs ({', '.join(config.models)}); "
                   "pass --device cpu to train them on the CPU (slow)", file=sys.stderr)

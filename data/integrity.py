@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, DataError
+from core.hashing import sha256_file
 from data.scut import _NAME_RE, ENV_VAR, canonical_image_name, resolve_data_dir
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,6 @@ REFERENCE_TEXT_SUMS = HERE / "reference_sha256_text.txt"
 RELEASE_DIRS = ("Images", "facial landmark", "train_test_files")
 #: Label and split files: compared by normalised content (:func:`normalised_text`).
 TEXT_DIR = "train_test_files"
-CHUNK = 1 << 20
 #: Threads hashing files (hashlib releases the GIL on large buffers; small files are I/O bound).
 DEFAULT_WORKERS = min(8, (os.cpu_count() or 1) * 2)
 
@@ -53,15 +53,6 @@ _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 MATCHES = "matches the reference copy"
 DIFFERS = "differs from the reference copy"
-
-
-def sha256_file(path: Path, chunk: int = CHUNK) -> str:
-    """The SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def normalised_text(data: bytes) -> bytes | None:
@@ -223,7 +214,7 @@ def hash_tree(root: Path, files: Iterable[str],
               workers: int = DEFAULT_WORKERS) -> dict[str, tuple[str, str | None, int]]:
     """SHA-256 (and, for label/split files, the normalised-content SHA-256) of ``files`` under ``root``.
 
-    Each file is read once (in chunks of :data:`CHUNK`; label/split files whole), on ``workers`` threads.
+    Each file is read once (in chunks of :data:`core.hashing.CHUNK`; label/split files whole), on ``workers`` threads.
 
     Returns
     -------

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -46,6 +46,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import ConfigError, DataError, one_line_errors
+from core.hashing import sha256_file
 from data.images import load_rgb
 from data.protocols import FIVE_FOLD_DIR, SIXTY_FORTY_DIR, TEN_FOLD, Split, read_split_folder, ten_fold_splits
 from data.scut import ScutFBP5500, read_score_file, resolve_data_dir
@@ -64,14 +65,8 @@ PROTOCOL_DIRS = {"5fold": (FIVE_FOLD_DIR, f"{SPLITS_DIR}/5fold"),
 DEFAULT_OUT = Path(__file__).resolve().parent / "packed"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _PACK_NAMES = (MANIFEST, IMAGES_FILE, LABELS_FILE, SPLITS_DIR)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+#: The previous pack while a new one is swapped in (inside the new pack's folder, then deleted).
+_OLD_PACK = ".old-pack"
 
 
 def resize_rgb(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -158,7 +153,8 @@ def _check_output_folder(out: Path) -> None:
                           "(non-commercial licence) and must not be committed: use data/packed/")
 
 
-def _prepare_output(out: Path) -> None:
+def _check_replaceable(out: Path) -> None:
+    """Refuse an output that is a file, or a non-empty folder that holds no pack (nothing is changed)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder")
     if out.is_dir():
@@ -166,13 +162,44 @@ def _prepare_output(out: Path) -> None:
         if entries and MANIFEST not in entries:
             raise ConfigError(f"{out}: folder is not empty and holds no pack ({MANIFEST}); "
                               "choose an empty or new folder")
-        for name in _PACK_NAMES:
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def _new_pack_folder(out: Path) -> Path:
+    """A new temporary folder beside ``out`` for the pack being made.
+
+    It holds a ``.gitignore`` of ``*`` (removed as it is swapped in) so that git ignores the
+    dataset content in it even where its name is not git-ignored.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    (tmp / ".gitignore").write_text("*\n", encoding="utf-8")
+    return tmp
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace ``out`` (absent, empty or an old pack) with the complete pack in ``tmp``, by renames.
+
+    The old folder is first renamed into ``tmp`` (as :data:`_OLD_PACK`, still git-ignored), then
+    ``tmp`` is renamed to ``out``; entries of the old folder that are not part of a pack
+    (:data:`_PACK_NAMES`) are moved into the new one and the old pack is deleted. If the second
+    rename fails, the old folder is put back.
+    """
+    old = tmp / _OLD_PACK
+    if out.is_dir():
+        os.rename(out, old)
+    (tmp / ".gitignore").unlink()
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        if old.is_dir():
+            os.rename(old, out)
+        raise
+    old = out / _OLD_PACK
+    if old.is_dir():
+        for entry in old.iterdir():
+            if entry.name not in (*_PACK_NAMES, _OLD_PACK) and not (out / entry.name).exists():
+                os.rename(entry, out / entry.name)
+        shutil.rmtree(old)
 
 
 def _write_scores(path: Path, rows: Iterable[tuple[str, float]]) -> None:
@@ -191,7 +218,9 @@ def pack_dataset(data_dir: str | os.PathLike, out: str | os.PathLike = DEFAULT_O
         The SCUT-FBP5500 release root.
     out : path-like
         Output folder (created; an existing pack there is replaced). Must be git-ignored if it
-        is inside this repository.
+        is inside this repository. The new pack is written into a temporary folder beside it
+        and swapped in only when complete: on any error (a corrupt image, say) the old pack is
+        left as it was and the temporary folder is removed.
     size : int
         Image side in pixels.
     quality : int
@@ -232,7 +261,25 @@ def pack_dataset(data_dir: str | os.PathLike, out: str | os.PathLike = DEFAULT_O
         splits[protocol] = [(f.name, [r for r in read_score_file(f, set(labels)) if r[0] in keep])
                             for f in files if f.name.startswith(("train", "test"))]
     paths = [str(ds.image_path(n)) for n in names]
-    _prepare_output(out)
+    _check_replaceable(out)
+    target = out.resolve()
+    tmp = _new_pack_folder(target)  # the new pack is written beside the old one, swapped in when complete
+    try:
+        n_bytes = _write_pack(tmp, ds, labels, names, paths, splits, size, quality, limit, workers, progress)
+        _swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if progress:
+        print(f"wrote {out} ({len(names)} images, {n_bytes / 2**20:.1f} MiB of WebP) in "
+              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return out / MANIFEST
+
+
+def _write_pack(out: Path, ds: ScutFBP5500, labels: dict[str, float], names: list[str], paths: list[str],
+                splits: dict[str, list[tuple[str, list[tuple[str, float]]]]], size: int, quality: int,
+                limit: int | None, workers: int | None, progress: bool) -> int:
+    """Encode the images and write every file of a pack into the new folder ``out``; returns the WebP bytes."""
     workers = workers or os.cpu_count() or 1
     blobs: list[bytes] = []
     sizes, qualities = [size] * len(paths), [quality] * len(paths)
@@ -267,18 +314,12 @@ def pack_dataset(data_dir: str | os.PathLike, out: str | os.PathLike = DEFAULT_O
         "source_fingerprint": ds.fingerprint(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "licence": "SCUT-FBP5500: non-commercial research use only; never commit or ship this folder",
-        "files": {f: _sha256(out / f) for f in file_list},
+        "files": {f: sha256_file(out / f) for f in file_list},
         "images": {"file": IMAGES_FILE, "names": names, "offsets": offsets[:-1].tolist(),
                    "lengths": np.diff(offsets).tolist()},
     }
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(tmp, out / MANIFEST)
-    if progress:
-        mib = offsets[-1] / 2**20
-        print(f"wrote {out} ({len(names)} images, {mib:.1f} MiB of WebP) in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
-    return out / MANIFEST
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return int(offsets[-1])
 
 
 class PackedDataset:
@@ -325,7 +366,7 @@ class PackedDataset:
             path = self.root / rel
             if not path.is_file():
                 raise DataError(f"{path}: listed in the pack manifest but missing")
-            if _sha256(path) != expected:
+            if sha256_file(path) != expected:
                 raise DataError(f"{path}: sha256 does not match the pack manifest (corrupt or changed); "
                                 "re-make the pack with `python -m data.pack`")
 
@@ -372,12 +413,6 @@ class PackedDataset:
         """Mean scores of ``names``, shape (len(names),) float32."""
         labels = self.labels
         return np.array([labels[n] for n in names], dtype=np.float32)
-
-    def read_bytes(self, i: int) -> bytes:
-        """The WebP bytes of image ``i``."""
-        with open(self.root / IMAGES_FILE, "rb") as fh:
-            fh.seek(int(self._offsets[i]))
-            return fh.read(int(self._lengths[i]))
 
     def decode_all(self, workers: int | None = None) -> np.ndarray:
         """All packed images decoded once (cached on the object).

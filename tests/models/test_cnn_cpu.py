@@ -28,6 +28,20 @@ def test_cpu_recipe_is_registered_and_the_cpu_default():
     assert CPU.stages[0].optimizer == "adamw" and CPU.stages[0].schedule == "onecycle"
 
 
+def test_choose_device_picks_a_device_name_and_resolve_device_makes_a_torch_device():
+    from benchmark.cnn_runner import choose_device
+    from core.errors import ConfigError
+    from models.cnn.train import resolve_device
+
+    assert choose_device("cpu") == "cpu" and resolve_device("cpu") == torch.device("cpu")
+    if torch.cuda.is_available():
+        assert choose_device("auto") == "cuda" and resolve_device("cuda").type == "cuda"
+    else:
+        assert choose_device("auto") is None  # the run skips the CNNs
+        with pytest.raises(ConfigError, match="--device cuda: no CUDA device"):
+            choose_device("cuda")
+
+
 def test_onecycle_rises_to_the_peak_then_anneals():
     stage = Stage("s", "adamw", lr=1e-3, iterations=100, warmup=0.3, schedule="onecycle")
     lrs = [stage.lr_at(i, 100) for i in range(100)]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.hashing import sha256_file
 from models.cnn import CNNS
 from models.cnn import efficientnet_lite as E
 from models.cnn import weights as W
@@ -74,7 +75,7 @@ def test_imagenet_build_offline_records_provenance_and_replaces_the_head(torch_h
     info = arch.build_info
     assert info["init"] == "imagenet" and info["file"] == E.CHECKPOINT
     assert info["source"] == f"package:{E.PACKAGE}" and info["path"] == str(packaged)
-    assert info["sha256"] == W.sha256_file(packaged) and info["sha256"].startswith("57934424")
+    assert info["sha256"] == sha256_file(packaged) and info["sha256"].startswith("57934424")
     reference = torch.load(packaged, map_location="cpu", weights_only=True)
     state = model.state_dict()
     body = {k for k in reference if not k.startswith("_fc.")}
