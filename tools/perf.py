@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from core.atomic import atomic_write_text
-from core.errors import one_line_errors
+from core.errors import BenchmarkError, one_line_errors
 from core.provenance import dlib_build, measurement
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def timed_run(cmd: list[str]) -> dict[str, float]:
         time.sleep(0.2)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"benchmark run failed with exit code {proc.returncode}: {' '.join(cmd)}")
+        raise BenchmarkError(f"benchmark run failed with exit code {proc.returncode}: {' '.join(cmd)}")
     return {"wall_s": round(wall, 2), "peak_rss_mib": round(peak / 2**20, 1)}
 
 
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm-cache-dir", type=Path,
                    help="skip the cold run: time warm runs against this existing feature cache")
     args = p.parse_args(argv)
+    from data.scut import ScutFBP5500, resolve_data_dir
+
+    ScutFBP5500(resolve_data_dir(args.data_dir))  # a missing or broken dataset is one line here, not in a child
     runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="fbp-perf-") as tmp:

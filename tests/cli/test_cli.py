@@ -1,5 +1,6 @@
 """CLI contract and bad inputs: one line naming the file and the problem, exit 1, nothing written."""
 
+import argparse
 import shutil
 
 import pytest
@@ -167,3 +168,47 @@ def test_gitignore_covers_split_files():
         if result.returncode == 128:
             pytest.skip("not a git checkout")
         assert result.returncode == 0, f"{path} is not git-ignored (split files hold the labels)"
+
+
+def test_sub_commands_are_real_sub_parsers(capsys):
+    """Every command is an argparse sub-parser with its own help; 'run' is the default."""
+    from cli.main import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(COMMANDS)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in COMMANDS)
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--help"])
+    assert exit_.value.code == 0 and "run_benchmark.py report" in capsys.readouterr().out
+
+
+def test_list_sub_command_and_flag_agree(capsys):
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert main(["--list"]) == 0 and capsys.readouterr().out == listed
+    assert main(["run", "--list"]) == 0 and capsys.readouterr().out == listed
+
+
+def test_unknown_sub_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bogus"])
+    assert exit_.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_explicit_run_is_the_old_form(tmp_path, fake, capsys):
+    code = main(["run", "--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert code == 1 and str(tmp_path / "nope") in capsys.readouterr().err
+
+
+def test_init_and_recipe_choices_come_from_the_registries():
+    from cli.main import run_parser
+    from models.cnn.architectures import INITS
+    from models.cnn.recipes import RECIPES
+
+    actions = {a.dest: a for a in run_parser()._actions}
+    assert tuple(actions["init"].choices) == tuple(INITS)
+    assert tuple(actions["recipe"].choices) == tuple(RECIPES)
