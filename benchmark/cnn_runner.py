@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchmark.metrics import score_all
+from benchmark.record import CNN, Predictions, Record
 from benchmark.store import ResultStore, RowKey
 from core.errors import ConfigError
 from core.provenance import now_iso, peak_rss_mib
@@ -149,7 +150,7 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
     recipe = recipe_obj.name
     done = 0
     for model in models:
-        key = RowKey("cnn", model, "cnn", init, recipe)
+        key = RowKey.cnn(model, init, recipe)
         for split in (s for p in protocols for s in p):
             if not force and store.has(key, split.protocol, split.name):
                 continue
@@ -165,28 +166,25 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
             result = train_and_predict(model, source.images(train, size), y_train, source.images(test, size),
                                        recipe=recipe_obj, init=init, device=device, seed=seed,
                                        max_iters=max_iters, progress=progress, checkpoint=ckpt)
-            record: dict[str, Any] = {
-                "track": "cnn", "feature": model, "predictor": "cnn", "init": init, "recipe": recipe,
-                "protocol": split.protocol, "split": split.name,
-                "metrics": score_all(y_test, result.test_pred),
-                "n_train": len(train), "n_test": len(test), "seed": seed,
-                "timings": {"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
-                            "wall_s": round(result.wall_time_s, 3)},
-                "config": {"model": model, "init": init, "recipe": result.recipe.to_dict(),
-                           "max_iters": max_iters},
-                "cnn": {**result.provenance(), "peak_rss_mib": peak_rss_mib()},  # process peak so far
-                "landmark_fallback": {"train": [], "test": []},
-                "predictions": {"image": test, "true": [float(v) for v in y_test],
-                                "pred": [float(v) for v in result.test_pred]},
-                "created": now_iso(), "git_commit": commit,
-            }
+            record = Record(
+                track=CNN, model=model, predictor=CNN, init=init, recipe=recipe,
+                protocol=split.protocol, split=split.name, metrics=score_all(y_test, result.test_pred),
+                n_train=len(train), n_test=len(test), seed=seed,
+                timings={"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
+                         "wall_s": round(result.wall_time_s, 3)},
+                config={"model": model, "init": init, "recipe": result.recipe.to_dict(), "max_iters": max_iters},
+                cnn={**result.provenance(), "peak_rss_mib": peak_rss_mib()},  # process peak so far
+                predictions=Predictions(test, [float(v) for v in y_test], [float(v) for v in result.test_pred]),
+                created=now_iso(), git_commit=commit,
+            )
             path = store.write(record)
             ckpt.unlink(missing_ok=True)
             if save_model:
                 from benchmark.model_io import label_summary, save_cnn
 
                 weights = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
-                meta = {k: v for k, v in record.items() if k != "predictions"}
+                meta = {k: v for k, v in record.to_dict().items() if k != "predictions"}
+                meta["feature"] = model  # saved-model metadata names the CNN by feature too (predict.face_scorer)
                 meta["labels"] = label_summary(source.labels.values())
                 save_cnn(weights, result.state_dict, meta)
             done += 1

@@ -13,11 +13,11 @@ Syntax (on a run and on ``report``)::
   (or ``MODEL__cnn``) means the run's ``--init``/``--recipe`` on a run, and on ``report`` the one
   init/recipe stored for that model (an error when there are several).
 
-An ensemble record has ``track="ensemble"``, ``feature=NAME``, ``predictor="ensemble"`` and
-``recipe`` = its weighting method, so it is one more row in ``results.csv`` (whose ``members``
-column lists the members) and in every table, figure, subset and uncertainty view (all read the
-records), labelled ``NAME (ensemble, METHOD)``; the paired permutation test against the best row
-applies to it like to any row.
+An ensemble record (:class:`benchmark.record.Record`) has ``track="ensemble"``, ``feature=NAME``,
+``predictor="ensemble"`` and ``recipe`` = its weighting method, so it is one more row in
+``results.csv`` (whose ``members`` column lists the members) and in every table, figure, subset and
+uncertainty view (all read the records), labelled ``NAME (ensemble, METHOD)``; the paired
+permutation test against the best row applies to it like to any row.
 
 How the weights are learned (only ever from the training part of the split)
 ---------------------------------------------------------------------------
@@ -62,7 +62,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -76,7 +76,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from benchmark.metrics import score_all
-from benchmark.store import ResultStore, RowKey, _safe, write_json
+from benchmark.record import CNN, ENSEMBLE, HANDCRAFTED, Predictions, Record, RowKey, as_record
+from benchmark.store import ResultStore, _safe, write_json
 from core.errors import ConfigError, DataError
 from core.provenance import now_iso
 from core.registry import Registry
@@ -84,9 +85,7 @@ from core.registry import Registry
 #: Registered ways to weight an ensemble's members (``fbp.ensembles`` entry points add more).
 COMBINERS: Registry = Registry("ensemble weighting", entry_point_group="fbp.ensembles")
 
-TRACK = "ensemble"
-PREDICTOR = "ensemble"
-HANDCRAFTED, CNN = "handcrafted", "cnn"
+TRACK = PREDICTOR = ENSEMBLE
 #: Inner cross-validation folds of the training part for out-of-fold predictions.
 INNER_FOLDS = 5
 OOF_KIND = "fbp-bench-oof"
@@ -220,7 +219,10 @@ def choose_combiner(has_oof: bool, has_stats: bool) -> str:
 
 @dataclass(frozen=True)
 class Member:
-    """One member row. ``init``/``recipe`` are None for a CNN shorthand not yet resolved."""
+    """One member row: ``feature`` and ``predictor`` of a hand-crafted row, ``model`` of a CNN row.
+
+    ``init``/``recipe`` are None for a CNN shorthand not yet resolved.
+    """
 
     text: str
     track: str
@@ -228,6 +230,7 @@ class Member:
     predictor: str
     init: str | None = ""
     recipe: str | None = ""
+    model: str = ""
 
     @property
     def resolved(self) -> bool:
@@ -237,7 +240,9 @@ class Member:
     def key(self) -> RowKey:
         if not self.resolved:
             raise ValueError(f"member {self.text!r}: init/recipe not resolved")
-        return RowKey(self.track, self.feature, self.predictor, self.init or "", self.recipe or "")
+        if self.track == CNN:
+            return RowKey.cnn(self.model, self.init or "", self.recipe or "")
+        return RowKey.handcrafted(self.feature, self.predictor)
 
     @property
     def slug(self) -> str:
@@ -253,7 +258,7 @@ class EnsembleSpec:
 
     @property
     def key(self) -> RowKey:
-        return RowKey(TRACK, self.name, PREDICTOR)
+        return RowKey.ensemble(self.name)
 
 
 def _syntax_error(text: str, problem: str) -> ConfigError:
@@ -266,19 +271,19 @@ def parse_member(text: str, spec_text: str) -> Member:
     if any(not p for p in parts):
         raise _syntax_error(spec_text, f"bad row {text!r}")
     if len(parts) == 1:
-        return Member(text, CNN, parts[0], "cnn", None, None)
+        return Member(text, CNN, "", "cnn", None, None, model=parts[0])
     if len(parts) == 2:
         feature, predictor = parts
         if predictor == PREDICTOR:
             raise _syntax_error(spec_text, f"row {text!r} is an ensemble; members are hand-crafted or CNN rows")
         if predictor == "cnn":
-            return Member(text, CNN, feature, "cnn", None, None)
+            return Member(text, CNN, "", "cnn", None, None, model=feature)
         return Member(text, HANDCRAFTED, feature, predictor)
     if len(parts) == 3 and parts[1] == "cnn":
         init, _, recipe = parts[2].partition("-")
         if not init or not recipe:
             raise _syntax_error(spec_text, f"row {text!r}: a CNN row ends in __INIT-RECIPE (e.g. __imagenet-cpu)")
-        return Member(text, CNN, parts[0], "cnn", init, recipe)
+        return Member(text, CNN, "", "cnn", init, recipe, model=parts[0])
     raise _syntax_error(spec_text, f"bad row {text!r}")
 
 
@@ -329,17 +334,9 @@ def help_lines() -> list[str]:
 # --------------------------------------------------------------------------- stored rows
 
 
-def _stored_slugs(store: ResultStore) -> dict[str, list[Path]]:
-    """Record folder name -> its record files, over every protocol."""
-    found: dict[str, list[Path]] = {}
-    for path in sorted(store.records_dir.glob("*/*/split-*.json")):
-        found.setdefault(path.parent.name, []).append(path)
-    return found
-
-
 def _resolve_stored_cnn(member: Member, stored: dict[str, list[Path]], spec: EnsembleSpec) -> Member | None:
     """A CNN shorthand resolved to the one stored init/recipe; None when none is stored."""
-    prefix = f"{_safe(member.feature)}__cnn__"
+    prefix = f"{_safe(member.model)}__cnn__"
     options = sorted(s for s in stored if s.startswith(prefix))
     if not options:
         return None
@@ -363,7 +360,7 @@ def resolve_stored(specs: Sequence[EnsembleSpec], store: ResultStore) -> list[En
     ConfigError
         One line naming the ensemble and the unknown or ambiguous row, with the stored rows.
     """
-    stored = _stored_slugs(store)
+    stored = store.rows()
     out = []
     for spec in specs:
         members = []
@@ -396,7 +393,7 @@ def check_run_members(specs: Sequence[EnsembleSpec], config: Any, store: ResultS
     from benchmark.fusion import canonical_name
     from models import PREDICTORS
 
-    stored = _stored_slugs(store)
+    stored = store.rows()
     out = []
     for spec in specs:
         members = []
@@ -408,13 +405,13 @@ def check_run_members(specs: Sequence[EnsembleSpec], config: Any, store: ResultS
                 else:
                     from models.cnn import CNNS
 
-                    CNNS.get(m.feature)
+                    CNNS.get(m.model)
             except ConfigError as err:
                 raise ConfigError(f"--ensemble {spec.name}: row {m.text!r}: {err}") from None
             if m.track == HANDCRAFTED:
                 in_run = m.feature in config.features and m.predictor in config.predictors
             else:
-                in_run = m.feature in config.models and (
+                in_run = m.model in config.models and (
                     not m.resolved or (m.init == config.init and m.recipe in (None, config.recipe)))
                 if not m.resolved and not in_run:
                     m = _resolve_stored_cnn(m, stored, spec) or m
@@ -436,14 +433,14 @@ def oof_path(store: ResultStore, key: RowKey, protocol: str, split: str) -> Path
     return record.with_name(OOF_PREFIX + record.name)
 
 
-def read_oof(store: ResultStore, key: RowKey, member_record: dict[str, Any],
+def read_oof(store: ResultStore, key: RowKey, member_record: Record,
              inner_folds: int = INNER_FOLDS) -> dict[str, Any] | None:
     """The stored OOF predictions of a member on its record's split, if they match that record.
 
     They match when made with ``inner_folds`` folds and the record's seed for the record as it
     is now (same :func:`record_fingerprint`); otherwise None (they would be recomputed on a run).
     """
-    path = oof_path(store, key, str(member_record["protocol"]), str(member_record["split"]))
+    path = oof_path(store, key, member_record.protocol, member_record.split)
     if not path.is_file():
         return None
     try:
@@ -451,7 +448,7 @@ def read_oof(store: ResultStore, key: RowKey, member_record: dict[str, Any],
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: corrupt out-of-fold predictions ({err})") from None
     valid = (isinstance(oof, dict) and oof.get("kind") == OOF_KIND and oof.get("inner_folds") == inner_folds
-             and oof.get("seed") == member_record.get("seed")
+             and oof.get("seed") == member_record.seed
              and oof.get("member_record") == record_fingerprint(member_record))
     return oof if valid else None
 
@@ -493,63 +490,80 @@ def oof_predictions(feature: str, predictor: str, X_train: np.ndarray, y_train: 
 # --------------------------------------------------------------------------- combining
 
 
-def _aligned(values: dict[str, Any], images: Sequence[str], where: str) -> np.ndarray:
-    """``values["pred"]`` in the order of ``images`` (the same set of images, else DataError)."""
-    pred = dict(zip((str(i) for i in values["image"]), values["pred"], strict=True))
+def _aligned(values: Predictions | Mapping[str, Any], images: Sequence[str], where: str) -> np.ndarray:
+    """The predictions of ``values`` (a record's, or OOF ``{"image", "pred"}``) in the order of ``images``.
+
+    Raises
+    ------
+    DataError
+        If ``values`` predicts another set of images.
+    """
+    image_list = values.image if isinstance(values, Predictions) else values["image"]
+    pred_list = values.pred if isinstance(values, Predictions) else values["pred"]
+    pred = dict(zip((str(i) for i in image_list), pred_list, strict=True))
     if len(pred) != len(images) or any(i not in pred for i in images):
         raise DataError(f"{where}: predicts other images than the ensemble's first member")
     return np.array([pred[i] for i in images], dtype=np.float64)
 
 
-def _train_stats(record: dict[str, Any], oof: dict[str, Any] | None) -> dict[str, float] | None:
+def _train_stats(record: Record, oof: dict[str, Any] | None) -> dict[str, float] | None:
     """Mean and std of a member's training-part predictions: from its OOF predictions, else its record."""
     if oof is not None:
         pred = np.asarray(oof["pred"], dtype=np.float64)
         return {"mean": float(pred.mean()), "std": float(pred.std())}
-    stats = record.get(TRAIN_STATS_KEY)
+    stats = record.train_pred_stats
     if isinstance(stats, dict) and {"mean", "std"} <= set(stats) and float(stats["std"]) > 0:
         return {"mean": float(stats["mean"]), "std": float(stats["std"])}
     return None
 
 
-def record_fingerprint(record: dict[str, Any]) -> str:
+def record_fingerprint(record: Record | Mapping[str, Any]) -> str:
     """Identifies a member record as stored: its creation time, seed, test images and predictions."""
-    preds = record.get("predictions") or {}
-    payload = json.dumps([record.get("created"), record.get("seed"), preds.get("image"), preds.get("pred")])
+    record = as_record(record)
+    preds = record.predictions
+    payload = json.dumps([record.created, record.seed, preds.image if preds else None, preds.pred if preds else None])
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-def inputs_of(spec: EnsembleSpec, records: Sequence[dict[str, Any]], method: str) -> dict[str, Any]:
+def inputs_of(spec: EnsembleSpec, records: Sequence[Record], method: str) -> dict[str, Any]:
     """What an ensemble record was made from; a stored record with other inputs is recomputed."""
     return {"members": [m.slug for m in spec.members], "member_records": [record_fingerprint(r) for r in records],
             "method": method}
 
 
-def combine(spec: EnsembleSpec, records: Sequence[dict[str, Any]], oofs: Sequence[dict[str, Any] | None], *,
-            store: ResultStore, commit: str = "", oof_seconds: float = 0.0) -> dict[str, Any]:
+def combine(spec: EnsembleSpec, records: Sequence[Record], oofs: Sequence[dict[str, Any] | None], *,
+            store: ResultStore, commit: str = "", oof_seconds: float = 0.0) -> Record:
     """The ensemble record of one split from its members' records (and OOF predictions).
 
     Parameters
     ----------
-    records : sequence of dict
+    records : sequence of Record
         The members' records of this split, in member order.
     oofs : sequence of dict or None
         Each member's OOF predictions of the training part (:func:`read_oof`), or None.
 
     Returns
     -------
-    dict
+    Record
         A record like the others, ``track="ensemble"``, with an ``ensemble`` section: members,
         weights, intercept, weighting method and what it was learned from.
+
+    Raises
+    ------
+    DataError
+        If a member record holds no test predictions, or predicts other images than the first.
     """
     from benchmark.pipeline import jsonable_params
 
     first = records[0]
-    protocol, split = str(first["protocol"]), str(first["split"])
+    protocol, split = first.protocol, first.split
     where = [store.path(m.key, protocol, split) for m in spec.members]
-    images = [str(i) for i in first["predictions"]["image"]]
-    true = np.asarray(first["predictions"]["true"], dtype=np.float64)
-    P_test = np.column_stack([_aligned(r["predictions"], images, str(w)) for r, w in zip(records, where, strict=True)])
+    for r, w in zip(records, where, strict=True):
+        if r.predictions is None:
+            raise DataError(f"{w}: holds no test predictions to combine")
+    images = [str(i) for i in first.predictions.image]
+    true = np.asarray(first.predictions.true, dtype=np.float64)
+    P_test = np.column_stack([_aligned(r.predictions, images, str(w)) for r, w in zip(records, where, strict=True)])
     stats = [_train_stats(r, o) for r, o in zip(records, oofs, strict=True)]
     method = choose_combiner(all(o is not None for o in oofs), all(s is not None for s in stats))
     combiner = COMBINERS.create(method)
@@ -569,40 +583,38 @@ def combine(spec: EnsembleSpec, records: Sequence[dict[str, Any]], oofs: Sequenc
     pred = combiner.predict(P_test)
     t2 = time.perf_counter()
     source = {NEEDS_OOF: "oof", NEEDS_STATS: "train_stats", NEEDS_NOTHING: "none"}[combiner.needs]
-    fallback_train = sorted({n for r in records for n in (r.get("landmark_fallback") or {}).get("train", [])})
-    fallback_test = sorted({n for r in records for n in (r.get("landmark_fallback") or {}).get("test", [])})
-    return {
-        "track": TRACK, "feature": spec.name, "predictor": PREDICTOR, "init": "", "recipe": method,
-        "protocol": protocol, "split": split,
-        "metrics": score_all(true, pred),
-        "n_train": first.get("n_train"), "n_test": len(images), "seed": first.get("seed"),
-        "timings": {"fit_s": round(oof_seconds + t1 - t0, 4), "oof_s": round(oof_seconds, 4),
-                    "predict_s": round(t2 - t1, 6)},
-        "config": {"ensemble": {"name": spec.name, "members": [m.slug for m in spec.members], "method": method,
-                                "inner_folds": INNER_FOLDS if n_oof else None},
-                   "model": jsonable_params(combiner)},
-        "ensemble": {
+    fallback_train = sorted({n for r in records for n in (r.landmark_fallback or {}).get("train", [])})
+    fallback_test = sorted({n for r in records for n in (r.landmark_fallback or {}).get("test", [])})
+    return Record(
+        track=TRACK, feature=spec.name, predictor=PREDICTOR, recipe=method, protocol=protocol, split=split,
+        metrics=score_all(true, pred), n_train=first.n_train, n_test=len(images), seed=first.seed,
+        timings={"fit_s": round(oof_seconds + t1 - t0, 4), "oof_s": round(oof_seconds, 4),
+                 "predict_s": round(t2 - t1, 6)},
+        config={"ensemble": {"name": spec.name, "members": [m.slug for m in spec.members], "method": method,
+                             "inner_folds": INNER_FOLDS if n_oof else None},
+                "model": jsonable_params(combiner)},
+        ensemble={
             "method": method, "method_description": COMBINERS.describe(method), "learned_from": source,
             "n_train_predictions": n_oof, "intercept": combiner.intercept_,
             "weights": [float(w) for w in combiner.weights_],
-            "members": [{"row": m.slug, "track": m.track, "weight": float(w), "record_created": r.get("created"),
+            "members": [{"row": m.slug, "track": m.track, "weight": float(w), "record_created": r.created,
                          "train_stats": s}
                         for m, r, w, s in zip(spec.members, records, combiner.weights_, stats, strict=True)],
             "inputs": inputs_of(spec, records, method),
         },
-        "landmark_fallback": {"train": fallback_train, "test": fallback_test},
-        "predictions": {"image": images, "true": [float(v) for v in true], "pred": [float(v) for v in pred]},
-        "created": now_iso(), "git_commit": commit or first.get("git_commit", ""),
-    }
+        landmark_fallback={"train": fallback_train, "test": fallback_test},
+        predictions=Predictions(images, [float(v) for v in true], [float(v) for v in pred]),
+        created=now_iso(), git_commit=commit or first.git_commit or "",
+    )
 
 
-def _up_to_date(store: ResultStore, spec: EnsembleSpec, records: Sequence[dict[str, Any]], method: str) -> bool:
+def _up_to_date(store: ResultStore, spec: EnsembleSpec, records: Sequence[Record], method: str) -> bool:
     first = records[0]
-    existing = store.read(spec.key, str(first["protocol"]), str(first["split"]))
-    return bool(existing) and (existing.get("ensemble") or {}).get("inputs") == inputs_of(spec, records, method)
+    existing = store.read(spec.key, first.protocol, first.split)
+    return existing is not None and (existing.ensemble or {}).get("inputs") == inputs_of(spec, records, method)
 
 
-def _planned_method(spec: EnsembleSpec, records: Sequence[dict[str, Any]], oof_possible: Sequence[bool]) -> str:
+def _planned_method(spec: EnsembleSpec, records: Sequence[Record], oof_possible: Sequence[bool]) -> str:
     has_oof = all(oof_possible)
     has_stats = all(o or _train_stats(r, None) is not None for r, o in zip(records, oof_possible, strict=True))
     return choose_combiner(has_oof, has_stats)
@@ -611,14 +623,14 @@ def _planned_method(spec: EnsembleSpec, records: Sequence[dict[str, Any]], oof_p
 @dataclass
 class _Plan:
     spec: EnsembleSpec
-    records: list[dict[str, Any]]
+    records: list[Record]
 
 
 def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr, flush=True)
 
 
-def _member_records(spec: EnsembleSpec, store: ResultStore, protocol: str, split: str) -> list[dict] | None:
+def _member_records(spec: EnsembleSpec, store: ResultStore, protocol: str, split: str) -> list[Record] | None:
     records = [store.read(m.key, protocol, split) for m in spec.members]
     missing = [m.slug for m, r in zip(spec.members, records, strict=True) if r is None]
     if missing:
@@ -643,7 +655,7 @@ def build_from_store(store: ResultStore, specs: Sequence[EnsembleSpec]) -> int:
     written = 0
     for spec in specs:
         first = spec.members[0]
-        splits = sorted({(r["protocol"], str(r["split"])) for r in _iter_records(store, first)})
+        splits = sorted({(r.protocol, r.split) for r in store.records(first.key)})
         for protocol, split in splits:
             records = _member_records(spec, store, protocol, split)
             if records is None:
@@ -658,11 +670,6 @@ def build_from_store(store: ResultStore, specs: Sequence[EnsembleSpec]) -> int:
     return written
 
 
-def _iter_records(store: ResultStore, member: Member) -> Iterable[dict[str, Any]]:
-    for path in sorted(store.records_dir.glob(f"*/{_safe(member.slug)}/split-*.json")):
-        yield json.loads(path.read_text(encoding="utf-8"))
-
-
 def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]], store: ResultStore,
                   commit: str) -> int:
     """The ensemble stage of a run (after the hand-crafted and CNN tracks); returns records written.
@@ -674,7 +681,7 @@ def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]],
     """
     if not config.ensembles:
         return 0
-    stored = _stored_slugs(store)
+    stored = store.rows()
     specs = []
     for spec in config.ensembles:  # CNN shorthands: the run's init/recipe, else the one stored
         members = [m if m.resolved else replace(m, init=config.init, recipe=config.recipe) for m in spec.members]
@@ -704,15 +711,15 @@ def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]],
     for plan in plans:
         oofs = [read_oof(store, m.key, r) if m.track == HANDCRAFTED else None
                 for m, r in zip(plan.spec.members, plan.records, strict=True)]
-        spent = sum(seconds.get((m.slug, str(r["protocol"]), str(r["split"])), 0.0)
+        spent = sum(seconds.get((m.slug, r.protocol, r.split), 0.0)
                     for m, r in zip(plan.spec.members, plan.records, strict=True))
         record = combine(plan.spec, plan.records, oofs, store=store, commit=commit, oof_seconds=spent)
         store.write(record)
         if getattr(config, "save_model", False):
             from benchmark.model_io import save_ensemble
 
-            if save_ensemble(store.out_dir, record) is None:
-                _note(f"ensemble {plan.spec.name} not saved on {record['protocol']}/{record['split']}: "
+            if save_ensemble(store.out_dir, record.to_dict()) is None:
+                _note(f"ensemble {plan.spec.name} not saved on {record.protocol}/{record.split}: "
                       "a member's model was not saved (run its row with --save-model too)")
     return len(plans)
 
@@ -724,13 +731,13 @@ def _compute_oof(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]], 
     from benchmark.fusion import fused_matrices
 
     splits = {(s.protocol, s.name): s for p in protocols for s in p}
-    todo: dict[tuple[str, str, str], tuple[Member, Any, dict[str, Any]]] = {}
+    todo: dict[tuple[str, str, str], tuple[Member, Any, Record]] = {}
     for plan in plans:
         possible = [m.track == HANDCRAFTED for m in plan.spec.members]
         if _planned_method(plan.spec, plan.records, possible) == choose_combiner(False, False):
             continue  # the weighting would not use them (e.g. a CNN member without training statistics)
         for m, r in zip(plan.spec.members, plan.records, strict=True):
-            k = (m.slug, str(r["protocol"]), str(r["split"]))
+            k = (m.slug, r.protocol, r.split)
             if m.track == HANDCRAFTED and k not in todo and (config.force or read_oof(store, m.key, r) is None):
                 todo[k] = (m, splits[(k[1], k[2])], r)
     if not todo:
@@ -746,14 +753,15 @@ def _compute_oof(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]], 
     rows = {k: np.array([row_of[n] for n in s.train]) for k, (_, s, _) in items}  # training part only
     results = Parallel(n_jobs=config.jobs, return_as="generator")(
         delayed(_oof_task)(m.feature, m.predictor, matrices[m.feature].values[rows[k]], y[rows[k]],
-                           matrices[m.feature].widths, config.pca_components, int(r.get("seed", config.seed)))
+                           matrices[m.feature].widths, config.pca_components,
+                           int(config.seed if r.seed is None else r.seed))
         for k, (m, _, r) in items)
     seconds = {}
     bar = tqdm(total=len(items), desc="ensemble out-of-fold fits", unit="row", disable=not config.progress)
     for (k, (m, s, record)), (pred, spent) in zip(items, results, strict=True):
         write_json(oof_path(store, m.key, k[1], k[2]), {
             "kind": OOF_KIND, "row": m.slug, "protocol": k[1], "split": k[2], "inner_folds": INNER_FOLDS,
-            "seed": record.get("seed"), "pca_components": config.pca_components,
+            "seed": record.seed, "pca_components": config.pca_components,
             "member_record": record_fingerprint(record),
             "image": list(s.train), "true": [float(dataset.labels[n]) for n in s.train],
             "pred": [float(v) for v in pred], "seconds": round(spent, 3), "created": now_iso(),

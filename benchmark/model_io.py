@@ -46,7 +46,8 @@ from sklearn.pipeline import Pipeline
 
 from benchmark.feature_cache import atomic_write_bytes
 from benchmark.pipeline import jsonable_params
-from benchmark.store import ResultStore, RowKey
+from benchmark.record import row_key
+from benchmark.store import ResultStore
 from core.errors import BenchmarkError
 from core.hashing import sha256_file
 from core.provenance import git_commit, now_iso, package_versions
@@ -388,8 +389,7 @@ def load_cnn(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def run_model_path(out_dir: str | Path, record: Mapping[str, Any]) -> Path:
     """``out_dir/models/<protocol>/<row slug>/split-<name>.skops`` for a result record."""
-    key = RowKey(record["track"], record["feature"], record["predictor"],
-                 record.get("init", "") or "", record.get("recipe", "") or "")
+    key = row_key(record)
     store = ResultStore(out_dir)
     rel = store.path(key, str(record["protocol"]), str(record["split"])).relative_to(store.records_dir)
     return Path(out_dir) / "models" / rel.with_suffix(MODEL_SUFFIX)
@@ -427,8 +427,7 @@ def save_run_model(out_dir: str | Path, record: Mapping[str, Any], extractor: Fe
         ``out_dir/models/<protocol>/<row slug>/split-<name>.skops`` (``.json`` beside it).
     """
     path = run_model_path(out_dir, record)
-    key = RowKey(record["track"], record["feature"], record["predictor"],
-                 record.get("init", "") or "", record.get("recipe", "") or "")
+    key = row_key(record)
     metadata = {
         "track": record["track"], "feature": record["feature"], "predictor": record["predictor"],
         "init": record.get("init", "") or "", "recipe": record.get("recipe", "") or "", "row": key.slug,

@@ -25,6 +25,7 @@ from benchmark.pipeline import (
     create_extractor,
     jsonable_params,
 )
+from benchmark.record import HANDCRAFTED, Predictions, Record
 from benchmark.store import ResultStore, RowKey, write_json
 from core.errors import ConfigError
 from core.provenance import git_commit, machine, now_iso, package_versions
@@ -115,7 +116,7 @@ class Task:
 def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, y: np.ndarray,
               fallback: np.ndarray, row_of: dict[str, int], pca_components: int, seed: int,
               save_to: Path | None = None, label_values: list[float] | None = None,
-              widths: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+              widths: tuple[int, ...] = ()) -> list[Record]:
     """Fit each pairing of ``feature`` on the split's training rows and score it on the test rows.
 
     The preprocessing (scaler, PCA) is fitted once on the training rows and shared by the
@@ -138,8 +139,8 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
 
     Returns
     -------
-    list of dict
-        One record per predictor, to store.
+    list of Record
+        One record per predictor, to store (``git_commit`` is set by the caller).
     """
     train = np.array([row_of[n] for n in split.train])
     test = np.array([row_of[n] for n in split.test])
@@ -158,26 +159,22 @@ def fit_split(feature: str, predictors: list[str], split: Split, X: np.ndarray, 
         pred = model.predict(X_test)
         t3 = time.perf_counter()
         pipeline = Pipeline([*pre.steps, ("predict", model)])
-        records.append({
-            "track": "handcrafted", "feature": feature, "predictor": name, "init": "", "recipe": "",
-            "protocol": split.protocol, "split": split.name,
-            "metrics": score_all(y[test], pred),
-            "n_train": len(train), "n_test": len(test), "seed": seed,
-            "timings": {"fit_s": round(pre_s + t2 - t1, 4), "preprocess_s": round(pre_s, 4),
-                        "predict_s": round(t3 - t2, 4)},
-            "config": {"feature": {"name": feature, "params": jsonable_params(extractor),
-                                   "version": extractor.version},
-                       "model": jsonable_params(pipeline)},
-            "landmark_fallback": {"train": [n for n in split.train if fallback[row_of[n]]],
-                                  "test": [n for n in split.test if fallback[row_of[n]]]},
-            "predictions": {"image": list(split.test), "true": [float(v) for v in y[test]],
-                            "pred": [float(v) for v in pred]},
-            "created": now_iso(),
-        })
+        records.append(Record(
+            track=HANDCRAFTED, feature=feature, predictor=name, protocol=split.protocol, split=split.name,
+            metrics=score_all(y[test], pred), n_train=len(train), n_test=len(test), seed=seed,
+            timings={"fit_s": round(pre_s + t2 - t1, 4), "preprocess_s": round(pre_s, 4),
+                     "predict_s": round(t3 - t2, 4)},
+            config={"feature": {"name": feature, "params": jsonable_params(extractor), "version": extractor.version},
+                    "model": jsonable_params(pipeline)},
+            landmark_fallback={"train": [n for n in split.train if fallback[row_of[n]]],
+                               "test": [n for n in split.test if fallback[row_of[n]]]},
+            predictions=Predictions(list(split.test), [float(v) for v in y[test]], [float(v) for v in pred]),
+            created=now_iso(),
+        ))
         if save_to is not None:
             from benchmark.model_io import save_run_model
 
-            save_run_model(save_to, records[-1], extractor, pipeline, label_values or [])
+            save_run_model(save_to, records[-1].to_dict(), extractor, pipeline, label_values or [])
     return records
 
 
@@ -322,7 +319,7 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     for f in config.features:
         for s in splits:
             todo = [p for p in config.predictors
-                    if config.force or not store.has(RowKey("handcrafted", f, p), s.protocol, s.name)]
+                    if config.force or not store.has(RowKey.handcrafted(f, p), s.protocol, s.name)]
             if todo:
                 tasks.append(Task(f, todo, s))
     if not tasks:
@@ -354,7 +351,7 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     bar = tqdm(total=n_records, desc="fits", unit="fit", disable=not config.progress)
     for records_done in jobs:
         for record in records_done:
-            record["git_commit"] = commit
+            record.git_commit = commit
             store.write(record)
         bar.update(len(records_done))
     bar.close()

@@ -78,7 +78,20 @@ class SavedModel:
 
     @property
     def feature(self) -> str:
+        """The feature of a pipeline, the name of an ensemble; a CNN's model for metadata of version-1 records."""
         return str(self.metadata.get("feature", ""))
+
+    @property
+    def model(self) -> str:
+        """The architecture of a CNN (``model``; metadata of version-1 records named it by ``feature``)."""
+        if not self.is_cnn:
+            return ""
+        return str(self.metadata.get("model") or self.feature)
+
+    @property
+    def name(self) -> str:
+        """The row's name: a CNN's model, else the feature (or the ensemble's name)."""
+        return self.model or self.feature
 
     @property
     def predictor(self) -> str:
@@ -94,7 +107,7 @@ class SavedModel:
 
     @property
     def slug(self) -> str:
-        return str(self.metadata.get("row") or f"{self.feature}__{self.predictor}")
+        return str(self.metadata.get("row") or f"{self.name}__{self.predictor}")
 
     @property
     def test_pc(self) -> float:
@@ -140,7 +153,7 @@ class SavedModel:
                 from models.cnn import CNNS
             except ImportError:  # torch not installed
                 return False
-            return self.feature in CNNS
+            return self.model in CNNS
         if self.is_ensemble:
             return all(m.runnable for m in self.members)
         from benchmark.fusion import is_known
@@ -161,17 +174,17 @@ class SavedModel:
     def label(self) -> str:
         split = f", split {self.split}" if self.split else ""
         pc = f", test PC {self.test_pc:.4f}" if math.isfinite(self.test_pc) else ""
-        return f"{self.feature} + {self.predictor} ({self.protocol}{split}{pc})"
+        return f"{self.name} + {self.predictor} ({self.protocol}{split}{pc})"
 
     def names(self) -> set[str]:
         """Names ``--model`` may use for this model (compared without spaces)."""
-        base = {self.slug, f"{self.feature}+{self.predictor}", self.feature,
+        base = {self.slug, f"{self.name}+{self.predictor}", self.name,
                 f"{self.protocol}/{self.slug}", f"{self.protocol}/{self.slug}/split-{self.split}"}
         return {_norm(n) for n in base}
 
     def describe(self) -> dict[str, Any]:
         """The model entry of the JSON output."""
-        return {"path": str(self.path), "feature": self.feature, "predictor": self.predictor,
+        return {"path": str(self.path), "feature": self.feature, "model": self.model, "predictor": self.predictor,
                 "protocol": self.protocol, "split": self.split,
                 "test_pc": self.test_pc if math.isfinite(self.test_pc) else None,
                 "uses_landmarks": self.uses_landmarks}
@@ -381,9 +394,9 @@ def face_line(path: Path, k: int, n: int, face: FaceScore) -> str:
 # --------------------------------------------------------------------------- command
 
 
-def predict_parser() -> argparse.ArgumentParser:
+def predict_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="run_benchmark.py predict",
+        add_help=add_help, prog="run_benchmark.py predict",
         description="Score the attractiveness (1-5, SCUT-FBP5500 scale) of every face in photos with a saved "
                     "model, with its percentile among the SCUT-FBP5500 scores.",
         epilog=f"Save models with '--save-model' on a run, e.g. {TRAIN_HINT}")
@@ -407,7 +420,7 @@ def select_model(name: str | None, models_dir: Path) -> tuple[SavedModel, list[s
         model = default_model(models, models_dir)
     if not model.runnable:
         raise NoModelError(f"{model.path}: cannot score photos here (a {model.metadata.get('kind')} model "
-                           f"with feature {model.feature!r}, which is not installed or not a pipeline)")
+                           f"named {model.name!r}, which is not installed or not a pipeline)")
     if model.uses_landmarks:
         from benchmark.fusion import is_fused, landmark_blocks
 
@@ -422,9 +435,8 @@ def select_model(name: str | None, models_dir: Path) -> tuple[SavedModel, list[s
     return model, warnings
 
 
-def cmd_predict(argv: list[str]) -> int:
-    """Entry point of ``run_benchmark.py predict``; returns the exit status."""
-    args = predict_parser().parse_args(argv)
+def cmd_predict(args: argparse.Namespace, argv: list[str]) -> int:
+    """``run_benchmark.py predict``: ``args`` parsed by :func:`predict_parser`; returns the exit status."""
     model, warnings = select_model(args.model, args.models_dir)
     pipeline = model.load()
     from features.face import dlib_models

@@ -21,16 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmark.record import Record
 from benchmark.store import ResultStore
 from core.errors import ConfigError, DataError
 
 DEFAULT_OUT = Path("reports/latest")
-REQUIRED_KEYS = ("track", "feature", "predictor", "protocol", "split", "metrics")
 
 
-def report_parser() -> argparse.ArgumentParser:
+def report_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="run_benchmark.py report",
+        add_help=add_help, prog="run_benchmark.py report",
         description="Re-render every table and figure of an output folder from its stored records "
                     "(no retraining, no dataset needed).")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -63,19 +63,15 @@ def read_manifest(out_dir: Path) -> dict[str, Any] | None:
         raise DataError(f"{path}: not valid JSON ({err})") from None
 
 
-def load_records(store: ResultStore) -> list[dict[str, Any]]:
-    """Every record of ``store``; a corrupt record file raises DataError naming it."""
-    records = []
-    for path in sorted(store.records_dir.glob("*/*/split-*.json")):
-        try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise DataError(f"{path}: corrupt result record ({err})") from None
-        missing = [k for k in REQUIRED_KEYS if k not in rec]
-        if missing:
-            raise DataError(f"{path}: result record lacks {', '.join(missing)}")
-        records.append(rec)
-    return records
+def load_records(store: ResultStore) -> list[Record]:
+    """Every record of ``store`` (:meth:`benchmark.store.ResultStore.records`).
+
+    Raises
+    ------
+    DataError
+        A corrupt record file, or one that is not a result record (one line naming it).
+    """
+    return list(store.records())
 
 
 def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figures: bool = True,
@@ -116,7 +112,7 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     tables_dir = out_dir / "tables"
     written = [store.write_csv()]
     written += tables.render_tables(results, out_dir, provenance=provenance)
-    pooled = stats.pooled_predictions(records)
+    pooled = stats.pooled_predictions([r.table_dict() for r in records])
     protocols = tables.protocol_order(results["protocol"].astype(str))
     fig_files: list = []
     if len(pooled):
@@ -136,9 +132,8 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     return written
 
 
-def cmd_report(argv: list[str]) -> int:
-    """Entry point of ``run_benchmark.py report``; returns the exit status."""
-    args = report_parser().parse_args(argv)
+def cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
+    """``run_benchmark.py report``: ``args`` parsed by :func:`report_parser`, ``argv`` as typed (provenance)."""
     if args.resamples < 10:
         raise ConfigError(f"--resamples must be at least 10, got {args.resamples}")
     from benchmark.ensemble import parse_ensembles

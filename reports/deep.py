@@ -20,26 +20,30 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from benchmark.record import CNN, Record, as_record
 from reports import paper, tables
 
 
-def cnn_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The CNN records (``track == "cnn"``) that carry a ``cnn`` provenance block."""
-    return [r for r in records if r.get("track") == "cnn" and isinstance(r.get("cnn"), Mapping)]
+def cnn_records(records: Iterable[Record | Mapping[str, Any]]) -> list[Record]:
+    """The CNN records (``track == "cnn"``) that carry a ``cnn`` provenance block.
+
+    ``records`` are :class:`~benchmark.record.Record` objects or their stored (dict) form, of any version.
+    """
+    typed = (as_record(r) for r in records)
+    return [r for r in typed if r.track == CNN and isinstance(r.cnn, Mapping)]
 
 
-def _label(rec: Mapping[str, Any]) -> str:
-    return tables.pairing_label("cnn", str(rec["feature"]), "cnn", str(rec.get("init", "")),
-                                str(rec.get("recipe", "")))
+def _label(rec: Record) -> str:
+    return tables.pairing_label(CNN, rec.model, CNN, rec.init, rec.recipe)
 
 
-def runs_table(records: Sequence[Mapping[str, Any]]) -> tables.Table:
+def runs_table(records: Sequence[Record]) -> tables.Table:
     """One row per (CNN, split): device, threads, seconds, images/s, recipe sides, resume, commit."""
     rows = []
-    for rec in sorted(records, key=lambda r: (str(r["protocol"]), _label(r), str(r["split"]))):
-        run = rec["cnn"]
+    for rec in sorted(records, key=lambda r: (r.protocol, _label(r), r.split)):
+        run = rec.cnn
         rows.append({
-            "Row": _label(rec), "Protocol": str(rec["protocol"]), "Split": str(rec["split"]),
+            "Row": _label(rec), "Protocol": rec.protocol, "Split": rec.split,
             "Device": str(run.get("device_name", run.get("device", ""))),
             "Threads": str(run.get("threads", "")),
             "Train s": f"{float(run.get('train_time_s', float('nan'))):.0f}",
@@ -49,16 +53,16 @@ def runs_table(records: Sequence[Mapping[str, Any]]) -> tables.Table:
             "Epochs": f"{len(run.get('loss_per_epoch') or [])}",
             "Resumed at it.": str(run.get("resumed_from_iteration", 0)),
             "Peak RSS MiB": f"{float(run['peak_rss_mib']):.0f}" if run.get("peak_rss_mib") else "—",
-            "Commit": f"`{str(rec.get('git_commit', ''))[:10]}`",
+            "Commit": f"`{(rec.git_commit or '')[:10]}`",
         })
     cells = pd.DataFrame(rows).set_index("Row") if rows else pd.DataFrame()
     return tables.Table(cells, title="How each CNN split was trained", index_label="Row")
 
 
-def comparison_table(records: Sequence[Mapping[str, Any]]) -> tables.Table:
+def comparison_table(records: Sequence[Record]) -> tables.Table:
     """Our CNN rows (mean over each protocol's splits) beside the paper's and the seed's CNN rows."""
     rows = []
-    frame = pd.DataFrame([{"row": _label(r), "protocol": str(r["protocol"]), **r["metrics"]} for r in records])
+    frame = pd.DataFrame([{"row": _label(r), "protocol": r.protocol, **r.metrics} for r in records])
     for protocol in tables.protocol_order(frame["protocol"]) if len(frame) else []:
         sub = frame[frame["protocol"] == protocol]
         for label, grp in sub.groupby("row", sort=True):
@@ -79,8 +83,12 @@ def comparison_table(records: Sequence[Mapping[str, Any]]) -> tables.Table:
     return tables.Table(cells, title="CNN rows beside the paper's", index_label="Row")
 
 
-def render_deep_tables(records: Iterable[Mapping[str, Any]], tables_dir: Path, provenance: str = "") -> list[Path]:
-    """Write ``deep-track.md|tex`` (comparison) and ``deep-track-runs.md|tex``; nothing without CNN records."""
+def render_deep_tables(records: Iterable[Record | Mapping[str, Any]], tables_dir: Path,
+                       provenance: str = "") -> list[Path]:
+    """Write ``deep-track.md|tex`` (comparison) and ``deep-track-runs.md|tex``; nothing without CNN records.
+
+    ``records``: every record of the store (:class:`~benchmark.record.Record` or its stored dict form).
+    """
     cnn = cnn_records(records)
     if not cnn:
         return []
@@ -97,18 +105,21 @@ def render_deep_tables(records: Iterable[Mapping[str, Any]], tables_dir: Path, p
                                      provenance=provenance, notes=notes[1:])]
 
 
-def loss_figure(records: Sequence[Mapping[str, Any]], protocol: str) -> Figure | None:
-    """Mean training loss per epoch of each CNN row of ``protocol``, one line per split; None if none."""
-    sub = [r for r in records if str(r["protocol"]) == protocol and r["cnn"].get("loss_per_epoch")]
+def loss_figure(records: Sequence[Record], protocol: str) -> Figure | None:
+    """Mean training loss per epoch of each CNN row of ``protocol`` (:func:`cnn_records`), one line per split.
+
+    Returns None when no record of ``protocol`` has a per-epoch loss.
+    """
+    sub = [r for r in records if r.protocol == protocol and r.cnn.get("loss_per_epoch")]
     if not sub:
         return None
     labels = sorted({_label(r) for r in sub})
     fig = Figure(figsize=(4.2 * len(labels), 3.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(labels), squeeze=False)[0])
     for ax, label in zip(axes, labels, strict=True):
-        for rec in sorted((r for r in sub if _label(r) == label), key=lambda r: str(r["split"])):
-            loss = np.asarray(rec["cnn"]["loss_per_epoch"], dtype=float)
-            ax.plot(np.arange(1, len(loss) + 1), loss, marker="o", markersize=3, label=f"split {rec['split']}")
+        for rec in sorted((r for r in sub if _label(r) == label), key=lambda r: r.split):
+            loss = np.asarray(rec.cnn["loss_per_epoch"], dtype=float)
+            ax.plot(np.arange(1, len(loss) + 1), loss, marker="o", markersize=3, label=f"split {rec.split}")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("training loss (MSE, mean per epoch)")

@@ -29,10 +29,11 @@ def test_cnn_record_table_and_resume(tmp_path, fake, monkeypatch):
     rec_path = tmp_path / "out" / "records" / "60-40" / "resnet18__cnn__scratch-paper" / "split-1.json"
     rec = json.loads(rec_path.read_text())
     assert rec["track"] == "cnn" and rec["init"] == "scratch" and rec["config"]["max_iters"] == 2
+    assert rec["model"] == "resnet18" and rec["feature"] == "" and rec["record_version"] == 2
     assert len(rec["predictions"]["pred"]) == rec["n_test"] == 8
     assert rec["cnn"]["iterations"] == 2 and rec["cnn"]["peak_rss_mib"] > 0
     df = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert list(df["track"]) == ["cnn"]
+    assert list(df["track"]) == ["cnn"] and list(df["model"]) == ["resnet18"]
     assert "resnet18 (CNN, init=scratch, recipe=paper)" in (tmp_path / "out" / "tables" / "60-40.md").read_text()
     calls = []
     from models.cnn import train as train_mod

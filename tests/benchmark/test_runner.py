@@ -43,9 +43,11 @@ def test_end_to_end_synthetic(fake_root, tmp_path):
     assert manifest["status"] == "complete" and manifest["dataset"]["fingerprint"]
     assert manifest["versions"]["scikit-learn"]
     rec = next(store.records())
-    assert len(rec["predictions"]["pred"]) == rec["n_test"]
+    assert rec.track == "handcrafted" and rec.model == "" and rec.key.slug == f"{rec.feature}__{rec.predictor}"
+    assert len(rec.predictions.pred) == rec.n_test and rec.git_commit is not None
     # CM1.pts is empty: test-pixels reads no landmarks, so nothing is flagged as a fallback
-    assert not rec["landmark_fallback"]["test"]
+    assert not rec.landmark_fallback["test"]
+    assert df["model"].isna().all()  # an empty model column: no CNN rows
     assert list((tmp_path / "out" / "tables").glob("*.md")) and list((tmp_path / "out" / "tables").glob("*.tex"))
 
 
@@ -123,8 +125,8 @@ def test_no_test_rows_reach_fitting(fake_root, tmp_path, monkeypatch):
     store = run(config(fake_root, tmp_path, protocol=str(fold2), predictors=["lr", "svr", "gr", "xgb"]))
     assert len(fits) == 5  # one preprocessing fit + four predictors
     assert {n for _, n in fits} == {len(poisoned_split.train)}
-    rec = next(r for r in store.records() if r["predictor"] == "lr")
-    assert set(rec["predictions"]["image"]) == set(poisoned_split.test)
+    rec = next(r for r in store.records() if r.predictor == "lr")
+    assert set(rec.predictions.image) == set(poisoned_split.test)
 
 
 def test_no_test_rows_reach_fusion_or_ensemble_fits(fake_root, tmp_path, monkeypatch):
@@ -198,10 +200,10 @@ def test_no_test_rows_reach_fusion_or_ensemble_fits(fake_root, tmp_path, monkeyp
     assert kinds.count("weights") == 1 and ("weights", n_train) in fits  # weights from the training part
     # outer fits: 1 + 2 block scalers, 1 PCA, 4 predictors; inner 5-fold OOF: 5 + 10 scalers, 5 PCAs, 10 predictors
     assert (kinds.count("scaler"), kinds.count("pca"), kinds.count("lr") + kinds.count("svr")) == (18, 6, 14)
-    rec = next(r for r in store.records() if r["track"] == "ensemble")
-    assert rec["recipe"] == "nnls-oof" and set(rec["predictions"]["image"]) == test
-    oof = json.loads(ensemble.oof_path(store, ensemble.parse_member(f"{fused}__svr", "").key, rec["protocol"],
-                                       rec["split"]).read_text())
+    rec = next(r for r in store.records() if r.track == "ensemble")
+    assert rec.recipe == "nnls-oof" and set(rec.predictions.image) == test
+    oof = json.loads(ensemble.oof_path(store, ensemble.parse_member(f"{fused}__svr", "").key, rec.protocol,
+                                       rec.split).read_text())
     assert set(oof["image"]) == set(split.train)
 
 
