@@ -124,7 +124,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmark.fusion import parse_feature_list
     from benchmark.runner import RunConfig, run
     from models.cnn import CNNS
-    from reports.tables import render_store
+    from reports.protocol_tables import render_store
 
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs must be a positive number or -1, got {args.jobs}")

@@ -274,7 +274,8 @@ def audit_parser() -> argparse.ArgumentParser:
 def cmd_audit(argv: list[str]) -> int:
     """Entry point of ``run_benchmark.py audit``; returns the exit status."""
     from benchmark.feature_cache import default_cache_dir
-    from reports.tables import file_stem, write_table_pair
+    from reports.table_files import write_table_pair
+    from reports.tables import file_stem
 
     args = audit_parser().parse_args(argv)
     if args.jobs == 0 or args.jobs < -1:

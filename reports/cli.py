@@ -94,6 +94,7 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     from reports import deep, identity, index, stats, status, subsets, tables
     from reports import figures as figures_mod
     from reports.audit import AUDIT_DIR
+    from reports.protocol_tables import render_tables
 
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
@@ -111,7 +112,7 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     results = store.dataframe()
     tables_dir = out_dir / "tables"
     written = [store.write_csv()]
-    written += tables.render_tables(results, out_dir, provenance=provenance)
+    written += render_tables(results, out_dir, provenance=provenance)
     pooled = stats.pooled_predictions([r.table_dict() for r in records])
     protocols = tables.protocol_order(results["protocol"].astype(str))
     fig_files: list = []

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from benchmark.record import CNN, Record, as_record
 from reports import paper, tables
+from reports.table_files import write_table_pair
 
 
 def cnn_records(records: Iterable[Record | Mapping[str, Any]]) -> list[Record]:
@@ -97,12 +98,12 @@ def render_deep_tables(records: Iterable[Record | Mapping[str, Any]], tables_dir
              "80/20 split, not an official protocol, so it is context, not a like-for-like comparison.",
              "Train s: seconds of the training iterations; Wall s: the whole split (decoded images to predictions); "
              "img/s: training samples per second; Resumed at it.: iterations restored from an epoch checkpoint."]
-    return [*tables.write_table_pair(tables_dir, "deep-track", [comparison_table(cnn)],
-                                     title="SCUT-FBP5500 deep track: our CNN rows beside the paper's",
-                                     provenance=provenance, notes=notes[:1]),
-            *tables.write_table_pair(tables_dir, "deep-track-runs", [runs_table(cnn)],
-                                     title="SCUT-FBP5500 deep track: how each CNN split was trained",
-                                     provenance=provenance, notes=notes[1:])]
+    return [*write_table_pair(tables_dir, "deep-track", [comparison_table(cnn)],
+                              title="SCUT-FBP5500 deep track: our CNN rows beside the paper's",
+                              provenance=provenance, notes=notes[:1]),
+            *write_table_pair(tables_dir, "deep-track-runs", [runs_table(cnn)],
+                              title="SCUT-FBP5500 deep track: how each CNN split was trained",
+                              provenance=provenance, notes=notes[1:])]
 
 
 def loss_figure(records: Sequence[Record], protocol: str) -> Figure | None:

@@ -29,12 +29,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from core.atomic import atomic_path
+from data.scut import SCORE_RANGE
 from reports import tables
 from reports.stats import batch_metrics, row_order
 
 #: Resolution of the PNG files.
 DPI = 150
-SCORE_LIMITS = (1.0, 5.0)
 #: Width of the histogram bins, score units.
 BIN_WIDTH = 0.1
 _MAX_COLUMNS = 4
@@ -104,8 +104,8 @@ def _save(fig: Figure, figures_dir: Path, stem: str) -> tuple[Path, Path]:
 
 
 def _limits(values: np.ndarray) -> tuple[float, float]:
-    lo = min(SCORE_LIMITS[0], float(np.nanmin(values)))
-    hi = max(SCORE_LIMITS[1], float(np.nanmax(values)))
+    lo = min(SCORE_RANGE[0], float(np.nanmin(values)))
+    hi = max(SCORE_RANGE[1], float(np.nanmax(values)))
     pad = 0.02 * (hi - lo)
     return lo - pad, hi + pad
 

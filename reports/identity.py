@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.metrics import HIGHER_IS_BETTER, METRICS
 from core.errors import DataError
 from reports import tables
 from reports.audit import AUDIT_DIR, NEAR_DUPLICATE_BITS, SAME_PERSON, STRICT
 from reports.stats import part_metrics, row_order
+from reports.table_files import write_table_pair
 
 PAIR_COLUMNS = ("protocol", "split", "kind", "test_image", "train_image", "descriptor_distance", "phash_bits",
                 "strict")
@@ -161,20 +163,20 @@ def identity_tables(metrics: pd.DataFrame, strict: float | None = None) -> list[
     strict_text = f"descriptor distance < {strict:g}" if strict is not None else "under the strict threshold"
     order = list(dict.fromkeys(metrics["pairing"]))
     full = metrics[metrics["part"] == "all"].set_index("pairing").reindex(order)
-    columns = [*((FULL, tables.METRIC_TITLES[m]) for m in tables.METRICS),
-               *((DISJOINT, tables.METRIC_TITLES[m]) for m in tables.METRICS), ("", DELTA)]
+    columns = [*((FULL, tables.METRIC_TITLES[m]) for m in METRICS),
+               *((DISJOINT, tables.METRIC_TITLES[m]) for m in METRICS), ("", DELTA)]
     panels = []
     titles = (f"Strict: same person ({strict_text}), or near-duplicate",
               f"dlib's threshold: descriptor distance < {SAME_PERSON:g} (on SCUT-FBP5500 mostly look-alikes), "
               "or near-duplicate")
     for variant, title in zip(VARIANTS, titles, strict=True):
         disjoint = metrics[metrics["part"] == variant].set_index("pairing").reindex(order)
-        values = pd.DataFrame({**{(FULL, tables.METRIC_TITLES[m]): full[m] for m in tables.METRICS},
-                               **{(DISJOINT, tables.METRIC_TITLES[m]): disjoint[m] for m in tables.METRICS}})
+        values = pd.DataFrame({**{(FULL, tables.METRIC_TITLES[m]): full[m] for m in METRICS},
+                               **{(DISJOINT, tables.METRIC_TITLES[m]): disjoint[m] for m in METRICS}})
         cells = values.apply(lambda col: col.map(tables.format_value))
         cells[("", DELTA)] = (full["pc"] - disjoint["pc"]).map(tables.format_delta)
-        bold = pd.DataFrame({c: tables.best_mask(values[c], tables.HIGHER_IS_BETTER[m])
-                             for c, m in zip(values.columns, [*tables.METRICS] * 2, strict=True)})
+        bold = pd.DataFrame({c: tables.best_mask(values[c], HIGHER_IS_BETTER[m])
+                             for c, m in zip(values.columns, [*METRICS] * 2, strict=True)})
         bold[("", DELTA)] = False
         panels.append(tables.Table(cells=cells[columns].rename_axis(index=None),
                                    bold=bold[columns].rename_axis(index=None).astype(bool), title=title))
@@ -250,8 +252,8 @@ def render_identity_tables(pooled: pd.DataFrame, tables_dir: Path, audit_dir: Pa
         notes = [*tables.protocol_notes(protocol), *identity_notes(counts, f"{AUDIT_DIR}/{path.name}", strict)]
         title = (f"SCUT-FBP5500, {tables.protocol_title(protocol)}: PC, MAE and RMSE on all test images and on "
                  "the identity-disjoint part")
-        written += tables.write_table_pair(tables_dir, f"identity-{tables.file_stem(protocol)}",
-                                           identity_tables(identity_metrics(pooled, pairs, protocol), strict),
-                                           title=title, provenance=provenance, notes=notes)
+        written += write_table_pair(tables_dir, f"identity-{tables.file_stem(protocol)}",
+                                    identity_tables(identity_metrics(pooled, pairs, protocol), strict),
+                                    title=title, provenance=provenance, notes=notes)
     return written
 

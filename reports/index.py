@@ -1,35 +1,37 @@
-"""``index.md`` of a report folder: provenance, links to every table, the figures, the methods.
+"""The ``index.md`` files: the report's (provenance, links to every table, the figures, the methods)
+and the result tables' (``tables/index.md``).
 
-The index lives in the output folder of a run (``reports/latest/index.md`` by default) and
+The report index lives in the output folder of a run (``reports/latest/index.md`` by default) and
 uses relative links only, so it renders on GitHub and in any Markdown viewer wherever the
 folder is copied. Provenance comes from the run's ``manifest.json`` (command, git commit,
-machine); a folder without one says "not recorded".
+machine); a folder without one says "not recorded". The tables index lists the main table of
+each protocol (:func:`reports.protocol_tables.render_tables`) and the paper's reference entries.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from core.atomic import atomic_write_text
 from reports import paper, status, tables
-from reports.figures import FigureFile
+from reports.markdown import markdown_provenance, markdown_table, render_markdown_table
 from reports.stats import method_notes
+
+if TYPE_CHECKING:  # the run command writes the tables index without loading matplotlib
+    from reports.figures import FigureFile
 
 INDEX_NAME = "index.md"
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _code(text: object) -> str:
     """Inline code that survives backticks in the text."""
-    value = _one_line(text)
+    value = tables.one_line(text)
     return f"`` {value} ``" if "`" in value else f"`{value}`"
 
 
@@ -50,7 +52,7 @@ def provenance_line(manifest: Mapping[str, Any] | None, report_command: str = ""
     if not manifest:
         run = "run provenance not recorded (no manifest.json)"
     else:
-        run = (f"`{_one_line(manifest.get('command') or 'not recorded')}`; "
+        run = (f"`{tables.one_line(manifest.get('command') or 'not recorded')}`; "
                f"commit {manifest.get('git_commit') or 'unknown'}; "
                f"machine {machine_summary(manifest.get('machine'))}; "
                f"data {(manifest.get('dataset') or {}).get('integrity') or 'integrity not recorded'}")
@@ -130,17 +132,15 @@ def render_index(out_dir: Path, *, manifest: Mapping[str, Any] | None, protocols
     """
     out_dir = Path(out_dir)
     tables_dir = out_dir / "tables"
-    parts = [tables.markdown_provenance(provenance_line(manifest, report_command)), "",
+    parts = [markdown_provenance(provenance_line(manifest, report_command)), "",
              "# SCUT-FBP5500 benchmark report", "",
              "Every table and figure below is rendered from the stored result records (`records/`) "
              f"alone; re-render them with {_code(report_command or 'python run_benchmark.py report')}.", "",
              "## Provenance", "",
-             _provenance_rows(manifest, n_records, report_command).to_markdown(
-                 index=False, tablefmt="github", disable_numparse=True), "",
+             markdown_table(_provenance_rows(manifest, n_records, report_command)), "",
              "## Tables", ""]
     if protocols:
-        parts += [_table_rows(out_dir, tables_dir, protocols).to_markdown(
-            index=False, tablefmt="github", disable_numparse=True), ""]
+        parts += [markdown_table(_table_rows(out_dir, tables_dir, protocols)), ""]
     extra = [(tables_dir / "paper-comparison.md", "Our results vs the paper's, with reproduction status"),
              (tables_dir / "deep-track.md", "Our CNN rows beside the paper's CNN rows"),
              (tables_dir / "deep-track-runs.md", "How each CNN split was trained (device, threads, time, img/s)"),
@@ -156,8 +156,8 @@ def render_index(out_dir: Path, *, manifest: Mapping[str, Any] | None, protocols
         parts += ["## Reproduction of the paper", ""]
         for protocol in dict.fromkeys(comparison["protocol"]):
             parts += [f"### {tables.protocol_title(protocol)}", "",
-                      tables.render_markdown_table(status.comparison_table(comparison, protocol)), ""]
-        parts += [f"- {_one_line(n)}" for n in status.comparison_notes(comparison)]
+                      render_markdown_table(status.comparison_table(comparison, protocol)), ""]
+        parts += [f"- {tables.one_line(n)}" for n in status.comparison_notes(comparison)]
         parts += [f"- Paper: {paper.CITATION}.", ""]
     if figures:
         parts += ["## Figures", ""]
@@ -168,10 +168,10 @@ def render_index(out_dir: Path, *, manifest: Mapping[str, Any] | None, protocols
                 links = f"{_link(fig.pdf, out_dir, 'PDF')}, {_link(fig.png, out_dir, 'PNG')}"
                 parts += [f"![{fig.kind}-{fig.protocol}]({rel})", "", f"{fig.caption} ({links})", ""]
     parts += ["## Methods", ""]
-    parts += [f"- {_one_line(n)}" for n in method_notes(n_resamples, seed)]
+    parts += [f"- {tables.one_line(n)}" for n in method_notes(n_resamples, seed)]
     parts += ["- Per-subset tables: AF = Asian female, AM = Asian male, CF = Caucasian female, "
               "CM = Caucasian male (from the image names), metrics on the pooled test predictions.",
-              f"- Reproduction status: {_one_line(status.STATUS_NOTE)}", ""]
+              f"- Reproduction status: {tables.one_line(status.STATUS_NOTE)}", ""]
     return "\n".join(parts)
 
 
@@ -180,3 +180,45 @@ def write_index(out_dir: Path, text: str) -> Path:
     path = Path(out_dir) / INDEX_NAME
     atomic_write_text(path, text)
     return path
+
+
+# --------------------------------------------------------------------------- tables/index.md
+
+
+@dataclass(frozen=True)
+class ListedTable:
+    """What the tables index says about one protocol's main table (``<stem>.md`` / ``<stem>.tex``)."""
+
+    protocol: str
+    stem: str
+    description: str
+    n_splits: int
+    n_pairings: int
+
+
+def render_tables_index(listed: Sequence[ListedTable], provenance: str = "") -> str:
+    """Render ``tables/index.md``: a table of the protocols' tables and the paper's reference entries."""
+    parts = [markdown_provenance(provenance), "", "# Result tables", ""]
+    if listed:
+        parts += [markdown_table(pd.DataFrame({
+            "Protocol": [t.protocol for t in listed],
+            "Description": [t.description for t in listed],
+            "Splits": [t.n_splits for t in listed],
+            "Pairings": [t.n_pairings for t in listed],
+            "Markdown": [f"[{t.stem}.md]({t.stem}.md)" for t in listed],
+            "LaTeX": [f"[{t.stem}.tex]({t.stem}.tex)" for t in listed],
+        })), ""]
+    else:
+        parts += ["No results to tabulate.", ""]
+    parts += [f"Paper values: {paper.CITATION}.", ""]
+    if paper.REFERENCE_ENTRIES:
+        parts += ["Reference numbers not on an official protocol (never compared with our rows):", ""]
+        parts += [f"- {e.label}: PC {tables.format_value(e.pc)}, MAE {tables.format_value(e.mae)}, "
+                  f"RMSE {tables.format_value(e.rmse)} ({e.source})" for e in paper.REFERENCE_ENTRIES]
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write_tables_index(tables_dir: Path, listed: Sequence[ListedTable], provenance: str = "") -> Path:
+    """Write ``tables_dir/index.md`` (:func:`render_tables_index`) and return its path."""
+    return write_index(tables_dir, render_tables_index(listed, provenance))

@@ -1,6 +1,6 @@
 """Numbers reported by Liang et al. (ICPR 2018) for SCUT-FBP5500, stored as data.
 
-The renderer in :mod:`reports.tables` shows these values beside ours (with the
+The main tables (:mod:`reports.protocol_tables`) show these values beside ours (with the
 difference ours - paper) wherever a pairing and protocol match.  Nothing here is
 computed: every number is copied from the sources named in :data:`CITATION` and in
 each entry's ``source``.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.metrics import METRICS
 from data.protocols import TEN_FOLD
 
 CITATION = (
@@ -60,9 +61,6 @@ INCONSISTENT_ROW_NOTE = (
     "trust its Δ."
 )
 
-METRICS = ("pc", "mae", "rmse")
-
-
 @dataclass(frozen=True)
 class PaperEntry:
     """One row of numbers reported in the literature.
@@ -87,7 +85,7 @@ class PaperEntry:
         The name the source uses for this row.
     official : bool
         False for reference entries that are not from the paper's tables (another source, another
-        protocol); those are never matched to our results by :func:`paper_value`.
+        protocol); those are never matched to our results by :func:`paper_entry`.
     note : str
         Caveat to render under any table that shows this entry (empty if none).
     compare_with : tuple of str
@@ -118,7 +116,7 @@ class PaperEntry:
     def metric(self, name: str) -> float:
         """Return the reported value of metric ``name`` (``"pc"``, ``"mae"`` or ``"rmse"``)."""
         if name not in METRICS:
-            raise ValueError(f"unknown metric {name!r}; expected one of {METRICS}")
+            raise ValueError(f"unknown metric {name!r}; expected one of {tuple(METRICS)}")
         return float(getattr(self, name))
 
 
@@ -141,7 +139,7 @@ def _cnn(protocol: str, model: str, label: str, values: tuple[float, float, floa
     return PaperEntry(protocol, model, "cnn", pc, mae, rmse, source, init="imagenet", label=label)
 
 
-#: Official-protocol entries of the paper, matched to our rows by :func:`paper_value`.
+#: Official-protocol entries of the paper, matched to our rows by :func:`paper_entry`.
 ENTRIES: tuple[PaperEntry, ...] = (
     _geometric("lr", "Geometric + LR", (0.5948, 0.4289, 0.5531)),
     _geometric("gr", "Geometric + GR", (0.6738, 0.3914, 0.5085)),
@@ -230,39 +228,6 @@ def paper_entry(protocol: str, feature: str, predictor: str, init: str | None = 
     if entry is None or (init is not None and init != entry.init):
         return None
     return entry
-
-
-def paper_value(protocol: str, feature: str, predictor: str, metric: str,
-                init: str | None = None) -> float | None:
-    """Return the paper's value of ``metric`` for a pairing and protocol, or None.
-
-    Parameters
-    ----------
-    protocol : str
-        Our protocol (``"5fold"``, ``"60-40"``, ``"10fold"``); a custom protocol has no paper value.
-    feature : str
-        Feature name (e.g. ``"geom86"``) or CNN model name (e.g. ``"resnet18"``).
-    predictor : str
-        ``"lr"``, ``"gr"``, ``"svr"``, ``"xgb"`` or ``"cnn"``.
-    metric : str
-        ``"pc"``, ``"mae"`` or ``"rmse"``.
-    init : str or None
-        Optional initialisation filter, see :func:`paper_entry`.
-
-    Returns
-    -------
-    float or None
-        The reported value; None where the paper reports nothing for this pairing.
-
-    Raises
-    ------
-    ValueError
-        If ``metric`` is not one of ``pc``, ``mae``, ``rmse``.
-    """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
-    entry = paper_entry(protocol, feature, predictor, init)
-    return None if entry is None else entry.metric(metric)
 
 
 def missing_geometric_note() -> str:

@@ -24,8 +24,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from core.atomic import atomic_write_text
 from core.errors import DataError, one_line_errors
+from reports.markdown import markdown_table
+from reports.tables import normalise_results
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
@@ -66,9 +70,8 @@ def _provenance(report: dict[str, Any]) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    """A compact Markdown table (:data:`reports.markdown.COMPACT`) ending with a newline."""
+    return markdown_table(pd.DataFrame(rows, columns=header), compact=True) + "\n"
 
 
 def quoted_table(root: Path, name: str = "paper-comparison.md") -> str:
@@ -101,10 +104,6 @@ def _runs(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 def strongest_rows(root: Path, n: int = 10) -> str:
     """The ``n`` rows of ``reports/reference`` with the highest official 5-fold mean PC, with their 60/40 figures."""
-    import pandas as pd
-
-    from reports.tables import normalise_results
-
     folder = root / "reports/reference"
     try:
         frame = normalise_results(pd.read_csv(folder / "results.csv", dtype={"split": str}))

@@ -27,6 +27,19 @@ the PC difference is recomputed, and the two-sided p-value is
 "not worse" than the best when ``p >= ALPHA`` (0.05), else "worse"; no correction for the
 number of rows compared is applied. A paired bootstrap 95% interval of the PC difference
 (the same image resamples for both rows) is shown beside it as an effect size.
+
+Why not ``scipy.stats.bootstrap`` / ``permutation_test``
+--------------------------------------------------------
+The resamples are drawn as ``scipy.stats.bootstrap`` draws them, so with the same seed it gives
+the same intervals: on the reference report (111 rows, 5500 pooled images for 5fold and 10fold)
+none of the 441 displayed intervals differs. ``permutation_test`` draws its swaps differently, so
+1 of the 108 displayed p-values differs (Monte-Carlo error). Here a resample's metrics are one
+matrix product of resample counts with per-image sums, and the counts are cached for every row
+of a protocol; median of 7 calls on 5500 images, 1000 resamples (2 shared cores): the three
+intervals 116 ms (15 ms with the resamples cached) against 149 ms for ``bootstrap``; the paired
+test and its interval 177 ms (36 ms cached) against 598 ms for ``bootstrap`` +
+``permutation_test``. Measured with ``python -m tests.reports.test_stats_scipy reports/reference``
+(``tests/reports/test_stats_scipy.py`` also checks the agreement on synthetic data).
 """
 
 from __future__ import annotations
@@ -41,7 +54,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.metrics import METRICS
 from reports import tables
+from reports.table_files import write_table_pair
 
 #: Bootstrap resamples and random swaps of the permutation test.
 N_RESAMPLES = 1000
@@ -54,8 +69,7 @@ ALPHA = 0.05
 #: Upper bound on resampled values held in memory at once (per array).
 _CHUNK_VALUES = 2_000_000
 
-ROW_FIELDS = ("track", "feature", "predictor", "init", "recipe")
-POOLED_COLUMNS = ["protocol", *ROW_FIELDS, "pairing", "split", "image", "true", "pred"]
+POOLED_COLUMNS = ["protocol", *tables.ROW_FIELDS, "pairing", "split", "image", "true", "pred"]
 
 BEST, NOT_WORSE, WORSE = "best", "not worse", "worse"
 
@@ -94,7 +108,7 @@ def pooled_predictions(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         images = preds.get("image") or []
         if not images:
             continue
-        key = {f: str(rec.get(f, "") or "") for f in ROW_FIELDS}
+        key = tables.row_fields(rec)
         part = pd.DataFrame({"image": [str(i) for i in images],
                              "true": np.asarray(preds["true"], dtype=np.float64),
                              "pred": np.asarray(preds["pred"], dtype=np.float64)})
@@ -370,7 +384,7 @@ def uncertainty_frame(pooled: pd.DataFrame, protocol: str, *, n_resamples: int =
                 entry.update({metric: ci.estimate, f"{metric}_low": ci.low, f"{metric}_high": ci.high})
         rows[label] = entry
     frame = pd.DataFrame.from_dict(rows, orient="index")
-    for metric in tables.METRICS:
+    for metric in METRICS:
         for suffix in ("", "_low", "_high"):
             if f"{metric}{suffix}" not in frame:
                 frame[f"{metric}{suffix}"] = math.nan
@@ -419,7 +433,7 @@ def uncertainty_table(frame: pd.DataFrame, protocol: str) -> tables.Table:
     """The :class:`reports.tables.Table` of :func:`uncertainty_frame`."""
     cells = pd.DataFrame(index=frame.index)
     cells["n"] = [str(int(v)) for v in frame["n"]]
-    for metric in tables.METRICS:
+    for metric in METRICS:
         cells[f"{tables.METRIC_TITLES[metric]} [95% CI]"] = [
             format_interval(r[metric], r[f"{metric}_low"], r[f"{metric}_high"]) for _, r in frame.iterrows()]
     cells["ΔPC vs best [95% CI]"] = [
@@ -455,6 +469,6 @@ def render_uncertainty(pooled: pd.DataFrame, tables_dir: Path, provenance: str =
         best = frame.index[frame["verdict"] == BEST]
         if len(best):
             notes.insert(0, f"Best row (highest pooled PC): {best[0]}.")
-        written += tables.write_table_pair(tables_dir, f"uncertainty-{tables.file_stem(protocol)}", [table],
-                                           title=title, provenance=provenance, notes=notes)
+        written += write_table_pair(tables_dir, f"uncertainty-{tables.file_stem(protocol)}", [table],
+                                    title=title, provenance=provenance, notes=notes)
     return written

@@ -16,9 +16,9 @@ row shown with ``Δ -0.0100`` is "reproduced". For multi-split protocols "ours" 
 over the splits (the ``Average`` column of the main tables). MAE and RMSE are shown beside
 PC but do not enter the status. Rows the paper does not report have no status (``""``).
 
-Wiring into :mod:`reports.tables`: :func:`status_label` takes our PC and the paper's PC;
-:func:`status_for` looks the paper's value up itself. :func:`comparison_frame` and
-:func:`render_comparison` build a stand-alone "ours vs paper" table with the status.
+The main tables (:mod:`reports.protocol_tables`) call :func:`status_label` with our PC and the
+paper's PC. :func:`comparison_frame` and :func:`render_comparison` build a stand-alone "ours vs
+paper" table with the status.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.metrics import METRICS
 from reports import paper, tables
+from reports.table_files import write_table_pair
 
 REPRODUCED = "reproduced"
 CLOSE = "close"
@@ -74,27 +76,6 @@ def status_label(ours_pc: float | None, paper_pc: float | None) -> str:
     return OFF
 
 
-def status_for(protocol: str, feature: str, predictor: str, ours_pc: float | None, init: str = "") -> str:
-    """Status of a row, looking up the paper's PC in :mod:`reports.paper`.
-
-    Parameters
-    ----------
-    protocol, feature, predictor : str
-        The row (``predictor="cnn"`` and ``feature`` = model name for CNN rows).
-    ours_pc : float or None
-        Our PC (mean over splits for multi-split protocols).
-    init : str
-        CNN initialisation (``""`` for hand-crafted rows); scratch-trained CNNs match nothing.
-
-    Returns
-    -------
-    str
-        The status, or ``""`` where the paper reports nothing for this row.
-    """
-    entry = paper.paper_entry(protocol, feature, predictor, init=init)
-    return "" if entry is None else status_label(ours_pc, entry.pc)
-
-
 def comparison_frame(results: pd.DataFrame) -> pd.DataFrame:
     """Ours vs paper for every row the paper reports.
 
@@ -123,7 +104,7 @@ def comparison_frame(results: pd.DataFrame) -> pd.DataFrame:
             mine = sub[sub["pairing"] == label]
             row: dict[str, object] = {"protocol": protocol, "pairing": label, "feature": key["feature"],
                                       "predictor": key["predictor"], "n_splits": len(mine)}
-            for metric in tables.METRICS:
+            for metric in METRICS:
                 ours = float(mine[metric].mean())
                 row[metric] = ours
                 row[f"paper_{metric}"] = entry.metric(metric)
@@ -133,7 +114,7 @@ def comparison_frame(results: pd.DataFrame) -> pd.DataFrame:
             row["protocol_note"] = entry.protocol_note
             rows.append(row)
     columns = ["protocol", "pairing", "feature", "predictor", "n_splits"]
-    for metric in tables.METRICS:
+    for metric in METRICS:
         columns += [metric, f"paper_{metric}", f"delta_{metric}"]
     return pd.DataFrame(rows, columns=columns + ["status", "note", "protocol_note"])
 
@@ -142,7 +123,7 @@ def comparison_table(comparison: pd.DataFrame, protocol: str) -> tables.Table:
     """The :class:`reports.tables.Table` of one protocol of :func:`comparison_frame`."""
     sub = comparison[comparison["protocol"] == protocol].set_index("pairing")
     cells: dict[object, list[str]] = {}
-    for metric in tables.METRICS:
+    for metric in METRICS:
         title = tables.METRIC_TITLES[metric]
         cells[(title, tables.OURS)] = [tables.format_value(v) for v in sub[metric]]
         cells[(title, tables.PAPER)] = [tables.format_value(v) for v in sub[f"paper_{metric}"]]
@@ -183,6 +164,6 @@ def render_comparison(results: pd.DataFrame, tables_dir: Path, provenance: str =
     panels = [comparison_table(comparison, p) for p in protocols]
     notes = comparison_notes(comparison)
     title = "SCUT-FBP5500: our results vs the paper's"
-    return tables.write_table_pair(tables_dir, "paper-comparison", panels, title=title, provenance=provenance,
-                                   notes=notes, caption=f"{title} (PC, MAE, RMSE; Δ = ours - paper).")
+    return write_table_pair(tables_dir, "paper-comparison", panels, title=title, provenance=provenance,
+                            notes=notes, caption=f"{title} (PC, MAE, RMSE; Δ = ours - paper).")
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.metrics import HIGHER_IS_BETTER, METRICS
 from data.scut import SUBSETS, subset_of
 from reports import paper, tables
 from reports.stats import part_metrics, row_order
+from reports.table_files import write_table_pair
 
 SUBSET_NAMES = {"AF": "Asian female", "AM": "Asian male", "CF": "Caucasian female", "CM": "Caucasian male"}
 ALL = "All"
@@ -65,11 +67,11 @@ def subset_tables(metrics: pd.DataFrame, protocol: str) -> list[tables.Table]:
     order = list(dict.fromkeys(sub["pairing"]))
     columns = [*SUBSETS, ALL]
     panels = []
-    for metric in tables.METRICS:
+    for metric in METRICS:
         wide = sub.pivot(index="pairing", columns="subset", values=metric)
         wide = wide.reindex(index=order, columns=columns)
         cells = wide.apply(lambda col: col.map(tables.format_value))
-        bold = pd.DataFrame({c: tables.best_mask(wide[c], tables.HIGHER_IS_BETTER[metric]) for c in columns})
+        bold = pd.DataFrame({c: tables.best_mask(wide[c], HIGHER_IS_BETTER[metric]) for c in columns})
         panels.append(tables.Table(cells=cells.rename_axis(index=None, columns=None),
                                    bold=bold.rename_axis(index=None, columns=None),
                                    title=tables.METRIC_TITLES[metric]))
@@ -131,6 +133,6 @@ def render_subset_tables(pooled: pd.DataFrame, tables_dir: Path, provenance: str
         notes = [*tables.protocol_notes(protocol), *NOTES, "Test images per subset (largest over rows): "
                  + ", ".join(f"{c} {int(counts.get(c, 0))}" for c in (*SUBSETS, ALL)) + ".", *paper_notes]
         title = f"SCUT-FBP5500, {tables.protocol_title(protocol)}: PC, MAE and RMSE per subset"
-        written += tables.write_table_pair(tables_dir, f"subsets-{tables.file_stem(protocol)}", panels,
-                                           title=title, provenance=provenance, notes=notes)
+        written += write_table_pair(tables_dir, f"subsets-{tables.file_stem(protocol)}", panels,
+                                    title=title, provenance=provenance, notes=notes)
     return written

@@ -240,7 +240,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
     from models.cnn import CNNS
     from models.cnn.recipes import PAPER_SAMPLES
     from models.cnn.weights import WeightsError, resolve_checkpoint
-    from reports.tables import render_store
+    from reports.protocol_tables import render_store
     from tools.throughput import device_info, format_table, measure
 
     for model in throughput_models(planned_runs()):

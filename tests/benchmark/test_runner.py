@@ -14,7 +14,7 @@ import pytest
 
 from benchmark import runner as runner_mod
 from benchmark.runner import RunConfig, run
-from reports.tables import render_store
+from reports.protocol_tables import render_store
 from tests.synthetic import make_fake_scut, register_pixel_feature
 
 REPO = Path(__file__).resolve().parents[2]

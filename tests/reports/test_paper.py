@@ -7,7 +7,14 @@ import itertools
 import pytest
 
 from reports import paper
-from reports.paper import ENTRIES, REFERENCE_ENTRIES, paper_entry, paper_value
+from reports.paper import ENTRIES, REFERENCE_ENTRIES, paper_entry
+
+
+def paper_value(protocol: str, feature: str, predictor: str, metric: str, init: str | None = None) -> float | None:
+    """The paper's value of ``metric`` for a pairing (:func:`reports.paper.paper_entry`), or None."""
+    entry = paper_entry(protocol, feature, predictor, init)
+    return None if entry is None else entry.metric(metric)
+
 
 HANDCRAFTED = [
     # (feature, predictor, pc, mae, rmse) as printed in Liang et al. 2018
@@ -67,8 +74,8 @@ def test_unreported_pairings_have_no_value():
 
 
 def test_unknown_metric_is_an_error():
-    with pytest.raises(ValueError, match="metric"):
-        paper_value("5fold", "geom86", "svr", "r2")
+    with pytest.raises(ValueError, match=r"unknown metric 'r2'; expected one of \('pc', 'mae', 'rmse'\)"):
+        paper_value("10fold", "geom86", "svr", "r2")
 
 
 def test_resnet50_reference_is_not_matched_to_official_rows():

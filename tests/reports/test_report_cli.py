@@ -12,7 +12,7 @@ from benchmark.runner import RunConfig, run
 from cli.main import main
 from reports import status
 from reports.cli import build_report
-from reports.tables import render_store
+from reports.protocol_tables import render_store
 from tests.reports.latex import inputs, needs_pdflatex, pdflatex
 from tests.reports.test_stats import fake_records, write_store
 from tests.synthetic import make_fake_scut, register_pixel_feature
@@ -94,15 +94,6 @@ def test_report_errors_are_one_line(tmp_path, capsys):
 ])
 def test_status_thresholds(ours, paper, expected):
     assert status.status_label(ours, paper) == expected
-
-
-def test_status_for_looks_up_the_paper():
-    assert status.status_for("5fold", "resnet18", "cnn", 0.885, init="imagenet") == status.REPRODUCED
-    assert status.status_for("5fold", "resnet18", "cnn", 0.885, init="scratch") == ""
-    assert status.status_for("10fold", "geom86", "lr", 0.50) == status.OFF
-    assert status.status_for("5fold", "geom86", "lr", 0.50) == ""  # the paper's geometric rows are 10-fold CV
-    assert status.status_for("5fold", "gabor-kp", "gr", 0.75) == status.REPRODUCED  # protocol unknown: both
-    assert status.status_for("5fold", "lbp", "lr", 0.9) == ""
 
 
 def test_paper_comparison_table(tmp_path):

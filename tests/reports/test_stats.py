@@ -150,6 +150,17 @@ def test_pooled_predictions_skip_records_without_predictions():
     assert stats.pooled_predictions([]).empty
 
 
+def test_pooled_predictions_read_a_cnn_row_named_by_model():
+    """A CNN record naming its model in ``model`` (``feature`` empty) pools like one naming it in ``feature``."""
+    old = fake_records({("resnet18", "cnn"): 0.3}, protocols=("60-40",), track="cnn")
+    for rec in old:
+        rec.update(init="imagenet", recipe="paper")
+    new = [{**rec, "feature": "", "model": rec["feature"], "predictor": ""} for rec in old]
+    pooled = stats.pooled_predictions(old)
+    assert set(pooled["pairing"]) == {"resnet18 (CNN, init=imagenet, recipe=paper)"}
+    assert stats.pooled_predictions(new).equals(pooled)
+
+
 def test_render_uncertainty_tables(tmp_path):
     pooled = stats.pooled_predictions(fake_records({("good", "svr"): 0.4, ("bad", "lr"): 1.2}))
     written = stats.render_uncertainty(pooled, tmp_path, "prov", n_resamples=200)

@@ -1,4 +1,4 @@
-"""Golden-string and behaviour tests of the table renderer (reports.tables)."""
+"""Golden-string and behaviour tests of the main result tables (reports.protocol_tables) and their model and writers."""
 
 from __future__ import annotations
 
@@ -11,21 +11,10 @@ import pandas as pd
 import pytest
 
 from reports import paper, status
-from reports.tables import (
-    Table,
-    format_delta,
-    format_mean_std,
-    latex_cell,
-    latex_escape,
-    normalise_results,
-    pairing_label,
-    per_split_tables,
-    render_latex_table,
-    render_markdown_table,
-    render_tables,
-    single_split_table,
-    split_sizes,
-)
+from reports.latex import latex_cell, latex_escape, render_latex_table
+from reports.markdown import render_markdown_table
+from reports.protocol_tables import per_split_tables, render_tables, single_split_table
+from reports.tables import Table, format_delta, format_mean_std, normalise_results, pairing_label, split_sizes
 from tests.reports.latex import needs_pdflatex, pdflatex
 
 PROVENANCE = "python run_benchmark.py --protocol all; machine test-box; commit 0123abc"
@@ -44,6 +33,12 @@ FOLDS = {
 }
 KEYS = {GEOM_LABEL: GEOM, CNN_LABEL: CNN}
 SIXTY_FORTY = {GEOM_LABEL: (0.65, 0.27, 0.52), CNN_LABEL: (0.85, 0.28, 0.37)}
+
+
+def paper_value(protocol: str, feature: str, predictor: str, metric: str, init: str | None = None) -> float | None:
+    """The paper's value of ``metric`` for a pairing, or None."""
+    entry = paper.paper_entry(protocol, feature, predictor, init=init)
+    return None if entry is None else entry.metric(metric)
 
 
 def make_results() -> pd.DataFrame:
@@ -271,7 +266,7 @@ def test_paper_values_and_delta_in_the_right_rows():
     panels = _fivefold_panels()
     for metric, panel in panels.items():
         for label, key in KEYS.items():
-            reported = paper.paper_value("5fold", key["feature"], key["predictor"], metric.lower(),
+            reported = paper_value("5fold", key["feature"], key["predictor"], metric.lower(),
                                          init=key["init"])
             ours = float(np.mean(FOLDS[label][metric.lower()]))
             assert panel.cells.loc[label, "Paper"] == f"{reported:.4f}"
@@ -317,7 +312,7 @@ def _status_rows() -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
     ]
     rows, expected = [], {}
     for protocol, key, delta, label in plan:
-        reported = paper.paper_value(protocol, key["feature"], key["predictor"], "pc", init=key["init"])
+        reported = paper_value(protocol, key["feature"], key["predictor"], "pc", init=key["init"])
         assert (reported is None) == (delta is None), key
         pc = 0.70 if reported is None else reported + delta
         folds = pc + STATUS_OFFSETS if protocol == "5fold" else np.array([pc])
@@ -423,6 +418,45 @@ def test_empty_results_write_only_the_index(tmp_path):
     assert "No results to tabulate." in paths[0].read_text(encoding="utf-8")
 
 
+# --------------------------------------------------------------------------- a CNN row named by ``model``
+
+
+def with_model_column(results: pd.DataFrame, predictor: str = "") -> pd.DataFrame:
+    """The results as the store writes them once CNN rows are named by ``model`` (``feature`` empty)."""
+    out = results.assign(model="")
+    cnn = out["track"] == "cnn"
+    out.loc[cnn, "model"] = out.loc[cnn, "feature"]
+    out.loc[cnn, "feature"] = ""
+    out.loc[cnn, "predictor"] = predictor
+    return out
+
+
+@pytest.mark.parametrize("predictor", ["", "cnn"])
+def test_a_model_column_renders_the_same_tables(tmp_path, predictor):
+    results = make_results()
+    renamed = with_model_column(results, predictor)
+    assert (renamed.loc[renamed["track"] == "cnn", "feature"] == "").all()
+    before = {p.name: p.read_bytes() for p in render_tables(results, tmp_path / "a", provenance=PROVENANCE)}
+    after = {p.name: p.read_bytes() for p in render_tables(renamed, tmp_path / "b", provenance=PROVENANCE)}
+    assert after == before
+    assert after["5fold.md"].decode() == FIVEFOLD_MD
+    frame = normalise_results(renamed)
+    assert CNN_LABEL in set(frame["pairing"])
+    assert frame.loc[frame["track"] == "cnn", ["feature", "predictor"]].drop_duplicates().values.tolist() == [
+        ["resnet18", "cnn"]]
+
+
+def test_a_model_column_as_read_back_from_csv(tmp_path):
+    """Blank cells of ``results.csv`` come back as NaN: the row still reads as before."""
+    path = tmp_path / "results.csv"
+    with_model_column(make_results()).to_csv(path, index=False)
+    frame = normalise_results(pd.read_csv(path, dtype={"split": str}))
+    expected = normalise_results(make_results())
+    pd.testing.assert_frame_equal(frame.drop(columns="model"), expected)
+    comparison = status.comparison_frame(pd.read_csv(path, dtype={"split": str}))
+    assert comparison.equals(status.comparison_frame(make_results()))
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -521,9 +555,9 @@ def test_no_size_columns_no_counts_in_title(rendered):
     assert " train / " not in "".join(rendered.values())
 
 
-@pytest.mark.parametrize("first", ["reports.tables", "reports.status"])
+@pytest.mark.parametrize("first", ["reports.protocol_tables", "reports.status"])
 def test_tables_and_status_import_in_either_order(first):
-    other = "reports.status" if first == "reports.tables" else "reports.tables"
+    other = "reports.status" if first == "reports.protocol_tables" else "reports.protocol_tables"
     code = f"import {first}, {other}; import reports.tables as t; print(t.PROTOCOL_TITLES['60-40'])"
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
                             capture_output=True, text=True, timeout=120, check=False)
