@@ -184,7 +184,6 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
 
                 weights = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
                 meta = {k: v for k, v in record.to_dict().items() if k != "predictions"}
-                meta["feature"] = model  # saved-model metadata names the CNN by feature too (predict.face_scorer)
                 meta["labels"] = label_summary(source.labels.values())
                 save_cnn(weights, result.state_dict, meta)
             done += 1

@@ -34,10 +34,6 @@ HANDCRAFTED, CNN, ENSEMBLE = "handcrafted", "cnn", "ensemble"
 REQUIRED_KEYS = ("track", "feature", "predictor", "protocol", "split", "metrics")
 #: The row fields of a table row, in order (:meth:`Record.row_fields`).
 ROW_FIELDS = ("track", "feature", "predictor", "model", "init", "recipe")
-#: Transition switch: while the table renderer (``reports.tables``, ``reports.stats``) labels a CNN row by its
-#: ``feature``, the table view of a CNN row (``results.csv``, :meth:`Record.table_dict`) repeats the model name
-#: in ``feature``. The stored record never does. Set to False once the renderer reads the ``model`` column.
-CNN_MODEL_IN_FEATURE_COLUMN = True
 
 
 @dataclass(frozen=True)
@@ -221,12 +217,8 @@ class Record:
         return len(fallback.get("train", [])) + len(fallback.get("test", []))
 
     def row_fields(self) -> dict[str, str]:
-        """The row's table fields (:data:`ROW_FIELDS`) as strings.
-
-        While :data:`CNN_MODEL_IN_FEATURE_COLUMN` is set, a CNN row's ``feature`` repeats its model.
-        """
-        feature = self.model if self.track == CNN and CNN_MODEL_IN_FEATURE_COLUMN else self.feature
-        return {"track": self.track, "feature": feature, "predictor": self.predictor, "model": self.model,
+        """The row's table fields (:data:`ROW_FIELDS`) as strings (a CNN row names its model in ``model``)."""
+        return {"track": self.track, "feature": self.feature, "predictor": self.predictor, "model": self.model,
                 "init": self.init, "recipe": self.recipe}
 
     def csv_row(self) -> dict[str, Any]:

@@ -242,7 +242,7 @@ def run(config: RunConfig, render: Callable[[ResultStore, str], object] | None =
     """Run the benchmark: the hand-crafted track, then the deep track, then tables.
 
     ``render(store, provenance)`` draws the tables from the stored records (the command line
-    passes :func:`reports.tables.render_store`; this layer does not import the reports); None
+    passes :func:`reports.protocol_tables.render_store`; this layer does not import the reports); None
     writes records, ``results.csv`` and the manifest only.
 
     Hand-crafted: features (cached), then every (feature x predictor) pairing on every split.

@@ -28,8 +28,10 @@ from benchmark.record import Record, RowKey, as_record
 from core.atomic import atomic_write_bytes
 from core.errors import DataError
 
-__all__ = ["CSV_COLUMNS", "Record", "ResultStore", "RowKey", "write_json"]
+__all__ = ["CSV_COLUMNS", "DEFAULT_OUT", "Record", "ResultStore", "RowKey", "write_json"]
 
+#: Output folder of a run, a report and an audit when ``--out`` is not given.
+DEFAULT_OUT = Path("reports/latest")
 #: Columns of ``results.csv``, the same for every track (:meth:`benchmark.record.Record.csv_row`).
 CSV_COLUMNS = ["track", "feature", "predictor", "model", "init", "recipe", "protocol", "split", "pc", "mae",
                "rmse", "n_train", "n_test", "fit_seconds", "predict_seconds", "seed", "n_fallback", "created",

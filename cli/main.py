@@ -22,14 +22,13 @@ from typing import Any
 
 from benchmark.feature_cache import default_cache_dir
 from benchmark.pipeline import DEFAULT_PCA
+from benchmark.store import DEFAULT_OUT
 from core.errors import BenchmarkError, ConfigError
 from core.registry import Registry
 from data.protocols import ALL, ALL_PROTOCOLS, PROTOCOLS
 from data.scut import ENV_VAR, resolve_data_dir
 from features import FEATURES
 from models import PREDICTORS
-
-DEFAULT_OUT = Path("reports/latest")
 
 
 def _names(value: str | None, registry: Registry) -> list[str]:

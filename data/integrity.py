@@ -322,9 +322,9 @@ def write_sums(root: str | os.PathLike, out: str | os.PathLike, files: Iterable[
     return atomic_write_text(out, "".join(f"{digests[rel][0]}  ./{rel}\n" for rel in sorted(files)))
 
 
-def check_parser() -> argparse.ArgumentParser:
+def check_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="run_benchmark.py check-data",
+        add_help=add_help, prog="run_benchmark.py check-data",
         description="Compare a copy of SCUT-FBP5500 with the SHA-256 of every file of the reference copy "
                     "(data/reference_sha256.txt). Exit status: 0 matches, 3 differs, 1 bad input.")
     p.add_argument("--data-dir", help=f"dataset root (default: ${ENV_VAR}, else data/SCUT-FBP5500_v2)")
@@ -340,9 +340,8 @@ def check_parser() -> argparse.ArgumentParser:
 EXIT_DIFFERS = 3
 
 
-def cmd_check_data(argv: list[str]) -> int:
-    """Entry point of ``run_benchmark.py check-data``; returns the exit status."""
-    args = check_parser().parse_args(argv)
+def cmd_check_data(args: argparse.Namespace, argv: list[str]) -> int:
+    """``run_benchmark.py check-data``: ``args`` parsed by :func:`check_parser`; returns the exit status."""
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     report = check_integrity(resolve_data_dir(args.data_dir), args.reference, args.workers)

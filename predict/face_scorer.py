@@ -87,7 +87,7 @@ class CnnFaceScorer:
 
         state_dict, metadata = load_cnn(path)
         self.metadata: dict[str, Any] = metadata
-        self.arch = CNNS.create(metadata["feature"])
+        self.arch = CNNS.create(metadata.get("model") or metadata["feature"])  # CNNs saved before v2: in feature
         self.model = self.arch.build("scratch")
         self.model.load_state_dict(state_dict, strict=True)
         self.model.eval()

@@ -42,6 +42,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmark.store import DEFAULT_OUT
 from core.atomic import atomic_path, atomic_write_text
 from core.errors import ConfigError, DataError
 from core.provenance import git_commit, machine
@@ -62,7 +63,6 @@ NEAR_DUPLICATE_BITS = 0
 SHEET_PAIRS = 12
 SHEET_THUMB = 160
 AUDIT_DIR = "audit"
-DEFAULT_OUT = Path("reports/latest")
 
 
 def phash(gray: np.ndarray) -> np.ndarray:
@@ -252,9 +252,9 @@ def contact_sheet(dataset: ScutFBP5500, pairs: Sequence[tuple[str, str, float]],
     return path
 
 
-def audit_parser() -> argparse.ArgumentParser:
+def audit_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="run_benchmark.py audit",
+        add_help=add_help, prog="run_benchmark.py audit",
         description="Identity audit: for every split, the test images whose person (dlib descriptor distance "
                     f"< {SAME_PERSON}, and < {STRICT}) or image (pHash) also appears in the training part.")
     p.add_argument("--protocol", default=ALL, help="5fold, 60-40, all (default), 10fold or a folder of split files")
@@ -271,13 +271,12 @@ def audit_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_audit(argv: list[str]) -> int:
-    """Entry point of ``run_benchmark.py audit``; returns the exit status."""
+def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
+    """``run_benchmark.py audit``: ``args`` parsed by :func:`audit_parser`; returns the exit status."""
     from benchmark.feature_cache import default_cache_dir
     from reports.table_files import write_table_pair
     from reports.tables import file_stem
 
-    args = audit_parser().parse_args(argv)
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs must be a positive number or -1, got {args.jobs}")
     if not 0 < args.strict <= SAME_PERSON:

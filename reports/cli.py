@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.record import Record
-from benchmark.store import ResultStore
+from benchmark.store import DEFAULT_OUT, ResultStore
 from core.errors import ConfigError, DataError
-
-DEFAULT_OUT = Path("reports/latest")
 
 
 def report_parser(add_help: bool = True) -> argparse.ArgumentParser:

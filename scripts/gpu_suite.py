@@ -404,7 +404,7 @@ def _run_suite(args: argparse.Namespace, argv: list[str]) -> int:
     # results.csv, tables, manifest
     store.write_csv()
     frame = store.dataframe()
-    folds = frame[(frame["feature"] == FINETUNE[0]) & (frame["init"] == FINETUNE[1])
+    folds = frame[(frame["model"] == FINETUNE[0]) & (frame["init"] == FINETUNE[1])
                   & (frame["recipe"] == RECIPE) & (frame["protocol"] == "5fold")]
     if len(folds):
         suite["mobilenet_v2_imagenet_5fold_mean"] = {
