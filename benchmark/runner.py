@@ -252,22 +252,8 @@ def run(config: RunConfig, render: Callable[[ResultStore, str], object] | None =
     """
     started = now_iso()
     commit = git_commit()
-    from benchmark.cnn_runner import ReleaseImages, is_pack
-
-    if is_pack(Path(config.data_dir)):
-        from data.pack import PackedDataset
-
-        if config.features and config.predictors:
-            raise ConfigError(f"{config.data_dir}: a pack holds only 256x256 images for the CNNs; pass "
-                              "--features none, or the release folder for the hand-crafted track")
-        dataset = source = PackedDataset(config.data_dir)
-        protocols = dataset.protocols(config.protocol)
-    else:
-        dataset = ScutFBP5500(config.data_dir)
-        protocols = load_protocols(config.protocol, dataset)
-        source = ReleaseImages(dataset, config.cache_dir)
-    every_split = protocols
-    protocols = select_splits(protocols, config.splits)
+    data = load_run_data(config)
+    dataset, protocols = data.dataset, data.protocols
     store = ResultStore(config.out_dir)
     if config.ensembles:
         from benchmark.ensemble import check_run_members
@@ -279,6 +265,25 @@ def run(config: RunConfig, render: Callable[[ResultStore, str], object] | None =
     extra["dataset_integrity"] = integrity_of(dataset)  # one SHA-256 pass over the data folder
     timings["integrity_s"] = round(time.perf_counter() - t0, 2)
     extra["records_computed"] = run_handcrafted(config, dataset, protocols, store, commit, started, extra)
+    run_deep(config, data.source, protocols, store, commit, extra)
+    if config.ensembles:
+        from benchmark.ensemble import run_ensembles
+
+        t0 = time.perf_counter()
+        extra["ensemble_records_computed"] = run_ensembles(config, dataset, protocols, store, commit)
+        timings["ensembles_s"] = round(time.perf_counter() - t0, 2)
+    finish_run(config, data, store, commit, started, extra, render)
+    return store
+
+
+def run_deep(config: RunConfig, source: Any, protocols: list[list[Split]], store: ResultStore, commit: str,
+             extra: dict[str, Any]) -> None:
+    """The deep track of a run: every selected CNN on every split without a record.
+
+    Skipped with one line when ``config.device`` is ``auto`` and there is no CUDA device. Sets
+    ``extra["cnn_records_computed"]`` and ``extra["timings"]["cnn_s"]`` when the CNNs run.
+    """
+    timings = extra.setdefault("timings", {})
     if config.models:
         from benchmark.cnn_runner import choose_device, run_cnn_track
 
@@ -296,25 +301,101 @@ def run(config: RunConfig, render: Callable[[ResultStore, str], object] | None =
                 recipe=config.recipe, seed=config.seed, force=config.force, max_iters=config.max_iters,
                 save_model=config.save_model, commit=commit, progress=config.progress)
             timings["cnn_s"] = round(time.perf_counter() - t0, 2)
-    if config.ensembles:
-        from benchmark.ensemble import run_ensembles
 
-        t0 = time.perf_counter()
-        extra["ensemble_records_computed"] = run_ensembles(config, dataset, protocols, store, commit)
-        timings["ensembles_s"] = round(time.perf_counter() - t0, 2)
-    write_generated_splits(config.out_dir, every_split, dataset.labels)
+
+@dataclass
+class RunData:
+    """What a run reads before it computes anything.
+
+    Attributes
+    ----------
+    dataset : ScutFBP5500 or data.pack.PackedDataset
+        The release (or a pack, for the CNNs only).
+    source : benchmark.cnn_runner.ImageSource
+        Images of the deep track.
+    every_split : list of list of Split
+        Every split of the chosen protocol(s) (their split files are written into the output folder).
+    protocols : list of list of Split
+        The splits selected by ``config.splits``.
+    """
+
+    dataset: Any
+    source: Any
+    every_split: list[list[Split]]
+    protocols: list[list[Split]]
+
+
+def load_run_data(config: RunConfig) -> RunData:
+    """The dataset, image source and splits of ``config`` (a release folder or a pack).
+
+    Raises
+    ------
+    ConfigError
+        A pack given for the hand-crafted track (one line).
+    """
+    from benchmark.cnn_runner import ReleaseImages, is_pack
+
+    if is_pack(Path(config.data_dir)):
+        from data.pack import PackedDataset
+
+        if config.features and config.predictors:
+            raise ConfigError(f"{config.data_dir}: a pack holds only 256x256 images for the CNNs; pass "
+                              "--features none, or the release folder for the hand-crafted track")
+        dataset = source = PackedDataset(config.data_dir)
+        protocols = dataset.protocols(config.protocol)
+    else:
+        dataset = ScutFBP5500(config.data_dir)
+        protocols = load_protocols(config.protocol, dataset)
+        source = ReleaseImages(dataset, config.cache_dir)
+    return RunData(dataset, source, protocols, select_splits(protocols, config.splits))
+
+
+def finish_run(config: RunConfig, data: RunData, store: ResultStore, commit: str, started: str,
+               extra: dict[str, Any], render: Callable[[ResultStore, str], object] | None,
+               status: str = "complete") -> None:
+    """Write what a run derives from its records, once: split files, ``results.csv``, tables, manifest.
+
+    ``extra`` must hold ``dataset_integrity`` (:func:`data.integrity.integrity_of`). Called at the
+    end of :func:`run`, and by :mod:`benchmark.launch` after its jobs (which never write these files).
+    """
+    write_generated_splits(config.out_dir, data.every_split, data.dataset.labels)
     store.write_csv()
     if render is not None:
         render(store, f"`{' '.join(config.argv)}`; commit {commit}; data {extra['dataset_integrity']['verdict']}")
-    write_json(config.out_dir / "manifest.json", build_manifest(config, dataset, protocols, "complete",
+    write_json(config.out_dir / "manifest.json", build_manifest(config, data.dataset, data.protocols, status,
                                                                 started, extra, commit=commit))
-    return store
 
 
-def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[list[Split]], store: ResultStore,
-                    commit: str, started: str, extra: dict[str, Any]) -> int:
-    """The hand-crafted track; returns the number of records computed."""
-    splits = [s for p in protocols for s in p]
+def run_unit(config: RunConfig) -> int:
+    """Compute the missing records of ``config`` and nothing else: one job of :mod:`benchmark.launch`.
+
+    :func:`run` without its shared writes (no integrity pass, manifest, ``results.csv``, tables or
+    split files), so several units can run at once into one output folder: each record is written
+    atomically as it is done, and existing records are skipped unless ``config.force``.
+
+    Returns
+    -------
+    int
+        Records computed (hand-crafted and CNN).
+    """
+    commit = git_commit()
+    data = load_run_data(config)
+    store = ResultStore(config.out_dir)
+    extra: dict[str, Any] = {"timings": {}}
+    done = run_handcrafted(config, data.dataset, data.protocols, store, commit, now_iso(), extra,
+                           write_manifest=False)
+    run_deep(config, data.source, data.protocols, store, commit, extra)
+    return done + extra.get("cnn_records_computed", 0)
+
+
+def image_names(dataset: ScutFBP5500, splits: list[Split]) -> list[str]:
+    """Every image of ``splits`` (training and test), in the dataset's order."""
+    position = {n: i for i, n in enumerate(dataset.names)}
+    return sorted({n for s in splits for n in (*s.train, *s.test)}, key=position.__getitem__)
+
+
+def handcrafted_tasks(config: RunConfig, splits: list[Split], store: ResultStore) -> list[Task]:
+    """The (feature, split) fits of the hand-crafted track with a missing record (all of them with ``force``)."""
     tasks = []
     for f in config.features:
         for s in splits:
@@ -322,11 +403,21 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
                     if config.force or not store.has(RowKey.handcrafted(f, p), s.protocol, s.name)]
             if todo:
                 tasks.append(Task(f, todo, s))
+    return tasks
+
+
+def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[list[Split]], store: ResultStore,
+                    commit: str, started: str, extra: dict[str, Any], *, write_manifest: bool = True) -> int:
+    """The hand-crafted track; returns the number of records computed.
+
+    ``write_manifest=False`` (a job of :mod:`benchmark.launch`) leaves the manifest alone.
+    """
+    splits = [s for p in protocols for s in p]
+    tasks = handcrafted_tasks(config, splits, store)
     if not tasks:
         return 0
     timings = extra["timings"]
-    position = {n: i for i, n in enumerate(dataset.names)}
-    names = sorted({n for s in splits for n in (*s.train, *s.test)}, key=position.__getitem__)
+    names = image_names(dataset, splits)
     row_of = {n: i for i, n in enumerate(names)}
     y = np.array([dataset.labels[n] for n in names])
     t0 = time.perf_counter()
@@ -337,8 +428,9 @@ def run_handcrafted(config: RunConfig, dataset: ScutFBP5500, protocols: list[lis
     timings["features_s"] = round(time.perf_counter() - t0, 2)
     # inputs are valid (every image decoded): from here on the run writes into the output folder
     extra["landmark_fallback"] = {r.image_id: r.landmark_status for r in records if r.landmarks is None}
-    write_json(config.out_dir / "manifest.json",
-               build_manifest(config, dataset, protocols, "running", started, extra, commit=commit))
+    if write_manifest:
+        write_json(config.out_dir / "manifest.json",
+                   build_manifest(config, dataset, protocols, "running", started, extra, commit=commit))
 
     t1 = time.perf_counter()
     n_records = sum(len(t.predictors) for t in tasks)
