@@ -135,19 +135,24 @@ def checkpoint_path(store: ResultStore, key: RowKey, split: Split) -> Path:
 
 def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: ResultStore, *, models: list[str],
                   device: str, init: str, recipe: Any, seed: int, force: bool, max_iters: int | None,
-                  save_model: bool, commit: str, progress: bool) -> int:
+                  save_model: bool, commit: str, progress: bool, weights: Path | None = None) -> int:
     """Train and score every (model, split) without a stored record; returns how many were run.
 
     ``recipe`` is a recipe name, a :class:`models.cnn.recipes.Recipe` or None (the device's
     default: ``cpu`` on the CPU, ``paper`` on CUDA); records are keyed by its name and store the
     recipe actually run. A record is written as soon as its split is done, and each split keeps
     an epoch checkpoint while it trains, so an interrupted run resumes inside the split.
+    ``weights`` (``--weights FILE``, one model only) replaces that model's ImageNet weights by a
+    local checkpoint file; its name and sha256 land in the record.
     """
     from models.cnn.recipes import default_recipe, get_recipe
     from models.cnn.train import train_and_predict
 
     recipe_obj = get_recipe(recipe if recipe is not None else default_recipe(device))
     recipe = recipe_obj.name
+    if weights is not None and len(models) != 1:
+        raise ConfigError(f"--weights {weights} is the checkpoint of one network: give exactly one --models name, "
+                          f"not {len(models)}")
     done = 0
     for model in models:
         key = RowKey.cnn(model, init, recipe)
@@ -165,14 +170,15 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
             size = recipe_obj.image_size
             result = train_and_predict(model, source.images(train, size), y_train, source.images(test, size),
                                        recipe=recipe_obj, init=init, device=device, seed=seed,
-                                       max_iters=max_iters, progress=progress, checkpoint=ckpt)
+                                       max_iters=max_iters, progress=progress, checkpoint=ckpt, weights=weights)
             record = Record(
                 track=CNN, model=model, predictor=CNN, init=init, recipe=recipe,
                 protocol=split.protocol, split=split.name, metrics=score_all(y_test, result.test_pred),
                 n_train=len(train), n_test=len(test), seed=seed,
                 timings={"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
                          "wall_s": round(result.wall_time_s, 3)},
-                config={"model": model, "init": init, "recipe": result.recipe.to_dict(), "max_iters": max_iters},
+                config={"model": model, "init": init, "recipe": result.recipe.to_dict(), "max_iters": max_iters,
+                        **({"weights": str(weights)} if weights is not None else {})},
                 cnn={**result.provenance(), "peak_rss_mib": peak_rss_mib()},  # process peak so far
                 predictions=Predictions(test, [float(v) for v in y_test], [float(v) for v in result.test_pred]),
                 created=now_iso(), git_commit=commit,

@@ -80,6 +80,8 @@ class RunConfig:
         :func:`data.protocols.select_splits`); None runs every split.
     ensembles : list of benchmark.ensemble.EnsembleSpec
         ``--ensemble``: ensemble rows built after both tracks (:mod:`benchmark.ensemble`).
+    weights : Path or None
+        ``--weights FILE``: a local checkpoint replacing the ImageNet weights of the one CNN.
     """
 
     data_dir: Path
@@ -102,6 +104,7 @@ class RunConfig:
     save_model: bool = False
     splits: str | None = None
     ensembles: list = field(default_factory=list)
+    weights: Path | None = None
 
 
 @dataclass
@@ -299,7 +302,7 @@ def run_deep(config: RunConfig, source: Any, protocols: list[list[Split]], store
             extra["cnn_records_computed"] = run_cnn_track(
                 source, protocols, store, models=config.models, device=device, init=config.init,
                 recipe=config.recipe, seed=config.seed, force=config.force, max_iters=config.max_iters,
-                save_model=config.save_model, commit=commit, progress=config.progress)
+                save_model=config.save_model, commit=commit, progress=config.progress, weights=config.weights)
             timings["cnn_s"] = round(time.perf_counter() - t0, 2)
 
 

@@ -88,6 +88,10 @@ def run_parser(add_help: bool = True) -> argparse.ArgumentParser:
                      help="CNN training recipe (default: cpu on the CPU, paper on CUDA; see --list)")
     cnn.add_argument("--max-iters", type=int, default=None,
                      help="cap CNN iterations (quick checks only; recorded in every record)")
+    cnn.add_argument("--weights", type=Path, default=None, metavar="FILE",
+                     help="local checkpoint (safetensors or torch state dict) instead of the ImageNet weights of "
+                          "the one --models network, checked key by key (its classifier is ignored); "
+                          "needs --init imagenet; its sha256 is recorded")
     p.add_argument("--list", action="store_true", help="list features, predictors and protocols, then exit")
     return p
 
@@ -105,7 +109,8 @@ def list_components() -> str:
     lines = section("features:", [(n, FEATURES.describe(n)) for n in FEATURES.list()]
                     + [("A+B+...", f"early fusion: {fusion.SYNTAX_HELP}")])
     lines += section("predictors:", [(n, PREDICTORS.describe(n)) for n in PREDICTORS.list()])
-    lines += section("models (CNNs):", [(n, CNNS.describe(n)) for n in CNNS.list()])
+    lines += section("models (CNNs):", [(n, CNNS.describe(n)) for n in CNNS.list()]
+                     + [(f"{prefix}<name>", text) for prefix, text in CNNS.families().items()])
     lines += section("recipes (CNN training; --recipe, default cpu on the CPU and paper on CUDA):",
                      [(n, r.description) for n, r in RECIPES.items()])
     lines += ensemble.help_lines()
@@ -134,7 +139,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         force=args.force, seed=args.seed, pca_components=args.pca, progress=not args.quiet,
         argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,
         init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model,
-        splits=args.splits, ensembles=parse_ensembles(args.ensemble))
+        splits=args.splits, ensembles=parse_ensembles(args.ensemble), weights=args.weights)
     store = run(config, render=render_store)
     print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
     return 0

@@ -8,11 +8,16 @@ squeezed to shape ``(N,)``).
 
 ImageNet weights are torchvision's ``IMAGENET1K_V1`` checkpoints (the original ones, closest
 to what the paper had); they are loaded strictly into the unmodified torchvision network
-(every key matched, 1000-class head included), and the head is replaced afterwards.
+(every key matched, 1000-class head included), and the head is replaced afterwards. A local
+checkpoint file (``--weights FILE``) stands in for them: it is checked key by key
+(:func:`models.cnn.weights.load_weights_file`; its classifier may differ and is ignored).
+
+Any timm model is a CNN too, as ``timm/<name>`` (:mod:`models.cnn.timm_backbone`).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import torch
@@ -21,11 +26,20 @@ from torch import nn
 
 from core.errors import ConfigError
 from models.cnn import CNNS
-from models.cnn.weights import load_imagenet_state_dict
+from models.cnn.weights import load_imagenet_state_dict, load_weights_file
 
 INITS = ("imagenet", "scratch")
 #: torchvision's ImageNet RGB mean and std (0-1 scale).
 IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def check_init(init: str, weights: str | os.PathLike | None = None) -> None:
+    """Raise a one-line :class:`ConfigError` for an unknown ``init`` or a weights file with ``scratch``."""
+    if init not in INITS:
+        raise ConfigError(f"unknown init {init!r}. Valid inits: {', '.join(INITS)}")
+    if weights is not None and init != "imagenet":
+        raise ConfigError(f"--weights {weights} replaces the ImageNet weights: use it with --init imagenet, "
+                          f"not {init}")
 
 
 class ScoreHead(nn.Linear):
@@ -87,7 +101,8 @@ class CnnArchitecture:
         """The torchvision ``WeightsEnum`` member used for ``init="imagenet"``."""
         return getattr(torchvision.models, self.weights_enum)[self.weights_tag]
 
-    def build(self, init: str = "scratch", allow_download: bool = False) -> nn.Module:
+    def build(self, init: str = "scratch", allow_download: bool = False,
+              weights: str | os.PathLike | None = None) -> nn.Module:
         """The network with a 1-output regression head.
 
         Parameters
@@ -98,6 +113,9 @@ class CnnArchitecture:
             torchvision's random initialisation (seed it with ``torch.manual_seed``).
         allow_download : bool
             Let torchvision download a missing checkpoint (needs network).
+        weights : path-like, optional
+            A local checkpoint used instead of torchvision's (``init`` must be ``imagenet``),
+            checked key by key; its classifier is ignored. Recorded with its sha256.
 
         Returns
         -------
@@ -107,18 +125,21 @@ class CnnArchitecture:
         Raises
         ------
         ConfigError
-            Unknown ``init``.
+            Unknown ``init``, or ``weights`` with ``scratch``.
+        models.cnn.weights.WeightsMismatchError
+            ``weights`` is not a checkpoint of this architecture (one line).
         models.cnn.weights.MissingWeightsError
             ``imagenet`` weights absent offline and downloading not allowed (one line naming
             the file and folder).
         models.cnn.weights.WeightsHashError
             The checkpoint's sha256 does not match its name.
         """
-        if init not in INITS:
-            raise ConfigError(f"unknown init {init!r}. Valid inits: {', '.join(INITS)}")
+        check_init(init, weights)
         model = getattr(torchvision.models, self.builder)(weights=None)
         info: dict[str, Any] = {"init": init}
-        if init == "imagenet":
+        if weights is not None:
+            info.update(load_weights_file(model, weights, (self.head_path,), self.name))
+        elif init == "imagenet":
             weights = self.weights()
             state, file_info = load_imagenet_state_dict(self.name, weights, allow_download)
             model.load_state_dict(state, strict=True)

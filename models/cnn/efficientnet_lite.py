@@ -27,6 +27,7 @@ not torchvision's ImageNet mean/std; :attr:`EfficientNetLite0Arch.normalisation`
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -36,12 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.errors import ConfigError
 from models.cnn import CNNS
-from models.cnn.architectures import INITS, CnnArchitecture
+from models.cnn.architectures import CnnArchitecture, check_init
 from models.cnn.weights import (
     MissingWeightsError,
     checkpoints_dir,
+    load_weights_file,
     packaged_checkpoint,
     verify_checkpoint,
 )
@@ -273,7 +274,8 @@ class EfficientNetLite0Arch(CnnArchitecture):
         """The packaged ImageNet weights used for ``init="imagenet"``."""
         return PackagedWeights(self.weights_tag, f"package://{PACKAGE}/{CHECKPOINT}")
 
-    def build(self, init: str = "scratch", allow_download: bool = False) -> nn.Module:
+    def build(self, init: str = "scratch", allow_download: bool = False,
+              weights: str | os.PathLike | None = None) -> nn.Module:
         """The network with a 1-output regression head at ``_fc``.
 
         Parameters
@@ -284,6 +286,9 @@ class EfficientNetLite0Arch(CnnArchitecture):
             TensorFlow-style random initialisation (seed it with ``torch.manual_seed``).
         allow_download : bool
             Ignored: these weights come from a package and are never downloaded.
+        weights : path-like, optional
+            A local checkpoint used instead of the packaged one (``init`` must be ``imagenet``),
+            checked key by key; its ``_fc`` is ignored.
 
         Returns
         -------
@@ -293,17 +298,18 @@ class EfficientNetLite0Arch(CnnArchitecture):
         Raises
         ------
         ConfigError
-            Unknown ``init``.
+            Unknown ``init``, or ``weights`` with ``scratch``.
         MissingWeightsError
             ``imagenet`` and the package is not installed (one line naming it).
         models.cnn.weights.WeightsHashError
             The checkpoint's sha256 does not match its name.
         """
-        if init not in INITS:
-            raise ConfigError(f"unknown init {init!r}. Valid inits: {', '.join(INITS)}")
+        check_init(init, weights)
         model = EfficientNetLite0()
         info: dict[str, Any] = {"init": init}
-        if init == "imagenet":
+        if weights is not None:
+            info.update(load_weights_file(model, weights, (self.head_path,), self.name))
+        elif init == "imagenet":
             path, source = find_checkpoint()
             digest = verify_checkpoint(path, CHECKPOINT)
             state = torch.load(path, map_location="cpu", weights_only=True)

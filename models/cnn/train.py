@@ -418,14 +418,15 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
                       progress: bool = True, *, input_size: int | None = None,
                       allow_download: bool = False, compile: bool | None = None,
                       eval_batch_size: int | None = None, keep_state_dict: bool = True,
-                      checkpoint: str | Path | None = None, threads: int | None = None) -> CnnResult:
+                      checkpoint: str | Path | None = None, threads: int | None = None,
+                      weights: str | Path | None = None) -> CnnResult:
     """Fine-tune (or train from scratch) a registered CNN on one split; predict the test part.
 
     Parameters
     ----------
     model_name : str
         A name of :data:`models.cnn.CNNS` (``alexnet``, ``resnet18``, ``resnext50``, ``resnet50``,
-        ``mobilenet_v2``, ``efficientnet_lite0``).
+        ``mobilenet_v2``, ``efficientnet_lite0``, or ``timm/<name>``).
     train_images : uint8 Tensor or ndarray (N, H, W, 3)
         Training images (``recipe.image_size`` square in the benchmark), RGB. Moved to
         ``device`` once.
@@ -465,6 +466,10 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
     threads : int, optional
         Intra-op threads on the CPU (default: every core available to the process); the
         previous setting is restored on return.
+    weights : str or Path, optional
+        A local checkpoint file used instead of the downloaded/packaged ImageNet weights
+        (``init`` must be ``imagenet``), checked key by key against the architecture
+        (:func:`models.cnn.weights.load_weights_file`); its sha256 is recorded.
 
     Returns
     -------
@@ -504,7 +509,8 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
                       progress=progress, allow_download=allow_download, compile=compile,
                       eval_batch_size=eval_batch_size or EVAL_BATCH_SIZE.get(dev.type, 256),
                       keep_state_dict=keep_state_dict,
-                      checkpoint=Path(checkpoint) if checkpoint is not None else None, t_start=t_start)
+                      checkpoint=Path(checkpoint) if checkpoint is not None else None, t_start=t_start,
+                      weights=weights)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -512,7 +518,7 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
 def _train(arch: Any, model_name: str, recipe: Recipe, init: str, dev: torch.device, seed: int, size: int,
            train_u8: torch.Tensor, scores: torch.Tensor, test_u8: torch.Tensor, *, progress: bool,
            allow_download: bool, compile: bool | None, eval_batch_size: int, keep_state_dict: bool,
-           checkpoint: Path | None, t_start: float) -> CnnResult:
+           checkpoint: Path | None, t_start: float, weights: str | Path | None = None) -> CnnResult:
     """The body of :func:`train_and_predict` once inputs are checked and threads are set."""
     n = train_u8.shape[0]
     use_compile = recipe.compile if compile is None else compile
@@ -522,7 +528,8 @@ def _train(arch: Any, model_name: str, recipe: Recipe, init: str, dev: torch.dev
     saved = _load_checkpoint(checkpoint, run_id)
 
     torch.manual_seed(seed)
-    model = arch.build(init, allow_download=allow_download)
+    model = (arch.build(init, allow_download=allow_download) if weights is None
+             else arch.build(init, allow_download=allow_download, weights=weights))
     head = arch.head(model)
     if recipe.head_bias == "mean":
         with torch.no_grad():

