@@ -116,12 +116,24 @@ class TimmArchitecture(CnnArchitecture):
             model, source = self._pretrained(timm)
             info.update(source)
         else:
-            model = timm.create_model(self.timm_name, pretrained=False, num_classes=1)
+            model = self._create(timm, pretrained=False)
             if weights is not None:
                 info.update(load_weights_file(model, weights, self.head_prefixes(model), self.name))
         model.register_forward_hook(_squeeze_scores)
         self.build_info = info
         return model
+
+    def _create(self, timm: Any, **kwargs: Any) -> nn.Module:
+        """``timm.create_model(name, num_classes=1, **kwargs)``; a model made for one input size
+        (``fixed_input_size``: ViT, DeiT, Swin, ...) is made to accept any with ``dynamic_img_size``
+        where its class supports that, so the recipes' crops (128 px on the CPU) fit."""
+        if self.pretrained_cfg.get("fixed_input_size"):
+            try:
+                return timm.create_model(self.timm_name, num_classes=1, dynamic_img_size=True, **kwargs)
+            except TypeError as err:  # this model class has no dynamic_img_size
+                if "dynamic_img_size" not in str(err):
+                    raise
+        return timm.create_model(self.timm_name, num_classes=1, **kwargs)
 
     def _pretrained(self, timm: Any) -> tuple[nn.Module, dict[str, Any]]:
         """timm's ImageNet model and its provenance; cache first, then timm's download."""
@@ -133,15 +145,14 @@ class TimmArchitecture(CnnArchitecture):
         info: dict[str, Any] = {"weights": f"timm:{tag}", "hf_hub_id": cfg.get("hf_hub_id"), "url": cfg.get("url")}
         cached = cached_pretrained_file(cfg)
         if cached is not None:
-            model = timm.create_model(self.timm_name, pretrained=True, num_classes=1,
-                                      pretrained_cfg_overlay={"file": str(cached)})
+            model = self._create(timm, pretrained=True, pretrained_cfg_overlay={"file": str(cached)})
             return model, {**info, "source": "cache", "path": str(cached), "file": cached.name,
                            "sha256": sha256_file(cached)}
         host = _weights_host(cfg)
         if not _resolves(host):
             raise MissingWeightsError(offline_message(self.name, cfg, f"cannot resolve {host}"))
         try:
-            model = timm.create_model(self.timm_name, pretrained=True, num_classes=1)
+            model = self._create(timm, pretrained=True)
         except OSError as err:  # huggingface_hub's LocalEntryNotFoundError, urllib's URLError: no network
             raise MissingWeightsError(offline_message(self.name, cfg, type(err).__name__)) from None
         downloaded = cached_pretrained_file(cfg)
@@ -225,12 +236,13 @@ def offline_message(model: str, cfg: dict[str, Any], reason: str) -> str:
     if hub_id:
         what = (f"download model.safetensors of https://huggingface.co/{hub_id} (timm pretrained_cfg "
                 f"hf_hub_id {hub_id!r}, tag {tag})")
-        cache = f"or put it into the Hugging Face cache {constants.HF_HUB_CACHE}"
+        cache = constants.HF_HUB_CACHE
     else:
         what = f"download {cfg.get('url')} (timm pretrained_cfg url of {tag})"
-        cache = f"or put it into {checkpoints_dir()}/"
+        cache = f"{checkpoints_dir()}/"
     return (f"ImageNet weights for {model} are not cached and cannot be downloaded ({reason}): {what} on a "
-            f"machine with network and pass --weights FILE ({cache}), or use --init scratch")
+            f"machine with network and pass --weights FILE (or run once with network: timm caches it in {cache}), "
+            "or use --init scratch")
 
 
 @functools.cache

@@ -153,6 +153,14 @@ def test_offline_pretrained_download_is_one_line_naming_the_file_and_weights(mon
         CNNS.create(NET).build("imagenet")
 
 
+def test_fixed_size_transformer_takes_the_recipes_crop():
+    arch = CNNS.create("timm/vit_tiny_patch16_224")
+    torch.manual_seed(0)
+    model = arch.build("scratch").eval()
+    with torch.inference_mode():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2,)  # built for 224, dynamic_img_size
+
+
 def test_list_says_timm_names_are_accepted():
     from cli.main import list_components
 
