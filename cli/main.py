@@ -93,7 +93,49 @@ def run_parser(add_help: bool = True) -> argparse.ArgumentParser:
                           "the one --models network, checked key by key (its classifier is ignored); "
                           "needs --init imagenet; its sha256 is recorded")
     p.add_argument("--list", action="store_true", help="list features, predictors and protocols, then exit")
+    _launcher_options(p)
     return p
+
+
+def _launcher_options(p: argparse.ArgumentParser) -> None:
+    """The "launcher" group of ``run``: each unit of work as a submitit job (:mod:`benchmark.launch`)."""
+    from benchmark.launch import LAUNCHERS, SlurmOptions
+
+    d = SlurmOptions()
+    g = p.add_argument_group("launcher", "run each unit (a feature extraction, a block of fits on one split, a CNN "
+                                         "on one split) as a submitit job; logs in OUT/launcher/")
+    g.add_argument("--launcher", choices=LAUNCHERS, default=None,
+                   help="local: jobs side by side on this machine; slurm: job arrays on a SLURM cluster, then "
+                        "'run_benchmark.py report --out OUT' (default: none, everything in this process)")
+    g.add_argument("--launcher-jobs", type=int, default=None, metavar="N",
+                   help="local jobs at once (default: one per GPU when CNNs train on CUDA, else 1)")
+    g.add_argument("--slurm-partition", default=None, metavar="NAME", help="SLURM partition (default: the cluster's)")
+    g.add_argument("--slurm-gpus", type=int, default=None, metavar="N", help=f"GPUs per CNN job (default {d.gpus})")
+    g.add_argument("--slurm-cpus", type=int, default=None, metavar="N",
+                   help=f"CPUs per job, also the --jobs of a hand-crafted job (default {d.cpus})")
+    g.add_argument("--slurm-mem", default=None, metavar="SIZE",
+                   help="memory per job, e.g. 32G (default: the cluster's)")
+    g.add_argument("--slurm-time", default=None, metavar="TIME",
+                   help=f"time limit per job: minutes, HH:MM:SS or D-HH:MM:SS (default {d.time})")
+    g.add_argument("--slurm-array-parallelism", type=int, default=None, metavar="N",
+                   help=f"tasks of one job array running at once (default {d.array_parallelism})")
+
+
+def _launch_options(args: argparse.Namespace):
+    """The :class:`benchmark.launch.LaunchOptions` of ``args``, or None without ``--launcher``."""
+    from benchmark.launch import LaunchOptions, SlurmOptions
+
+    slurm = {k: getattr(args, f"slurm_{k}") for k in ("partition", "gpus", "cpus", "mem", "time",
+                                                       "array_parallelism")}
+    given = [f"--slurm-{k.replace('_', '-')}" for k, v in slurm.items() if v is not None]
+    if given and args.launcher != "slurm":
+        raise ConfigError(f"{', '.join(given)} need --launcher slurm")
+    if args.launcher_jobs is not None and args.launcher != "local":
+        raise ConfigError("--launcher-jobs needs --launcher local")
+    if args.launcher is None:
+        return None
+    return LaunchOptions(args.launcher, args.launcher_jobs,
+                         SlurmOptions(**{k: v for k, v in slurm.items() if v is not None}))
 
 
 def list_components() -> str:
@@ -140,6 +182,14 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         argv=["python run_benchmark.py", *argv], models=_names(args.models, CNNS), device=args.device,
         init=args.init, recipe=args.recipe, max_iters=args.max_iters, save_model=args.save_model,
         splits=args.splits, ensembles=parse_ensembles(args.ensemble), weights=args.weights)
+    launcher = _launch_options(args)
+    if launcher is not None:
+        from benchmark.launch import launch
+
+        launch(config, launcher, render=render_store)
+        if launcher.kind == "local":
+            print(f"results: {config.out_dir / 'results.csv'}; tables: {config.out_dir / 'tables'}")
+        return 0
     store = run(config, render=render_store)
     print(f"results: {store.out_dir / 'results.csv'}; tables: {store.out_dir / 'tables'}")
     return 0
