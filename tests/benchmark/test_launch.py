@@ -69,7 +69,12 @@ def plugin(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     register_pixel_feature()
     importlib.import_module("fbp_launchplugin")  # this process too
-    return site
+    yield site
+    from models import PREDICTORS
+
+    if "crash-once" in PREDICTORS:  # later tests iterate the registry: leave it as it was
+        PREDICTORS.unregister("crash-once")
+    sys.modules.pop("fbp_launchplugin", None)
 
 
 @pytest.fixture

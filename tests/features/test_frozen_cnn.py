@@ -19,12 +19,7 @@ from tests.features.astronaut import astronaut_variants
 NAMES = ("mobilenet_v2-pooled", "efficientnet_lite0-pooled")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

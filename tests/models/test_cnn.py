@@ -21,13 +21,7 @@ from models.cnn.train import (
 MODELS = ("alexnet", "resnet18", "resnext50", "resnet50", "mobilenet_v2")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these tiny nets run several times faster than with 2 contended ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_registry_lists_the_five_models_with_descriptions():

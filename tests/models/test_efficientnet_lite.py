@@ -13,13 +13,7 @@ from models.cnn import weights as W
 from models.cnn.recipes import Recipe, Stage
 from models.cnn.train import train_and_predict
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture()

@@ -22,12 +22,7 @@ from models.cnn.weights import MissingWeightsError, WeightsMismatchError  # noqa
 NET = "timm/resnet10t"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _save(model: torch.nn.Module, path) -> None:
