@@ -133,6 +133,17 @@ def checkpoint_path(store: ResultStore, key: RowKey, split: Split) -> Path:
     return (store.out_dir / "checkpoints" / record.relative_to(store.records_dir)).with_suffix(".pt")
 
 
+def missing_cnn_runs(models: list[str], splits: list[Split], store: ResultStore, init: str, recipe: str,
+                     force: bool) -> list[tuple[str, Split]]:
+    """The (model, split) runs of the deep track without a stored record (all of them with ``force``).
+
+    ``recipe`` is the recipe's name (CNN rows are keyed by model, init and recipe). Used by
+    :func:`run_cnn_track` and by :mod:`benchmark.launch` to plan its CNN jobs.
+    """
+    return [(m, s) for m in models for s in splits
+            if force or not store.has(RowKey.cnn(m, init, recipe), s.protocol, s.name)]
+
+
 def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: ResultStore, *, models: list[str],
                   device: str, init: str, recipe: Any, seed: int, force: bool, max_iters: int | None,
                   save_model: bool, commit: str, progress: bool, weights: Path | None = None) -> int:
@@ -154,43 +165,40 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
         raise ConfigError(f"--weights {weights} is the checkpoint of one network: give exactly one --models name, "
                           f"not {len(models)}")
     done = 0
-    for model in models:
+    for model, split in missing_cnn_runs(models, [s for p in protocols for s in p], store, init, recipe, force):
         key = RowKey.cnn(model, init, recipe)
-        for split in (s for p in protocols for s in p):
-            if not force and store.has(key, split.protocol, split.name):
-                continue
-            train, test = list(split.train), list(split.test)
-            y_train = np.array([source.labels[n] for n in train])
-            y_test = np.array([source.labels[n] for n in test])
-            print(f"cnn: {model} ({init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
-                  file=sys.stderr, flush=True)
-            ckpt = checkpoint_path(store, key, split)
-            if force:
-                ckpt.unlink(missing_ok=True)
-            size = recipe_obj.image_size
-            result = train_and_predict(model, source.images(train, size), y_train, source.images(test, size),
-                                       recipe=recipe_obj, init=init, device=device, seed=seed,
-                                       max_iters=max_iters, progress=progress, checkpoint=ckpt, weights=weights)
-            record = Record(
-                track=CNN, model=model, predictor=CNN, init=init, recipe=recipe,
-                protocol=split.protocol, split=split.name, metrics=score_all(y_test, result.test_pred),
-                n_train=len(train), n_test=len(test), seed=seed,
-                timings={"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
-                         "wall_s": round(result.wall_time_s, 3)},
-                config={"model": model, "init": init, "recipe": result.recipe.to_dict(), "max_iters": max_iters,
-                        **({"weights": str(weights)} if weights is not None else {})},
-                cnn={**result.provenance(), "peak_rss_mib": peak_rss_mib()},  # process peak so far
-                predictions=Predictions(test, [float(v) for v in y_test], [float(v) for v in result.test_pred]),
-                created=now_iso(), git_commit=commit,
-            )
-            path = store.write(record)
+        train, test = list(split.train), list(split.test)
+        y_train = np.array([source.labels[n] for n in train])
+        y_test = np.array([source.labels[n] for n in test])
+        print(f"cnn: {model} ({init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
+              file=sys.stderr, flush=True)
+        ckpt = checkpoint_path(store, key, split)
+        if force:
             ckpt.unlink(missing_ok=True)
-            if save_model:
-                from benchmark.model_io import label_summary, save_cnn
+        size = recipe_obj.image_size
+        result = train_and_predict(model, source.images(train, size), y_train, source.images(test, size),
+                                   recipe=recipe_obj, init=init, device=device, seed=seed,
+                                   max_iters=max_iters, progress=progress, checkpoint=ckpt, weights=weights)
+        record = Record(
+            track=CNN, model=model, predictor=CNN, init=init, recipe=recipe,
+            protocol=split.protocol, split=split.name, metrics=score_all(y_test, result.test_pred),
+            n_train=len(train), n_test=len(test), seed=seed,
+            timings={"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
+                     "wall_s": round(result.wall_time_s, 3)},
+            config={"model": model, "init": init, "recipe": result.recipe.to_dict(), "max_iters": max_iters,
+                    **({"weights": str(weights)} if weights is not None else {})},
+            cnn={**result.provenance(), "peak_rss_mib": peak_rss_mib()},  # process peak so far
+            predictions=Predictions(test, [float(v) for v in y_test], [float(v) for v in result.test_pred]),
+            created=now_iso(), git_commit=commit,
+        )
+        path = store.write(record)
+        ckpt.unlink(missing_ok=True)
+        if save_model:
+            from benchmark.model_io import label_summary, save_cnn
 
-                weights = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
-                meta = {k: v for k, v in record.to_dict().items() if k != "predictions"}
-                meta["labels"] = label_summary(source.labels.values())
-                save_cnn(weights, result.state_dict, meta)
-            done += 1
+            weights = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
+            meta = {k: v for k, v in record.to_dict().items() if k != "predictions"}
+            meta["labels"] = label_summary(source.labels.values())
+            save_cnn(weights, result.state_dict, meta)
+        done += 1
     return done

@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmark.cnn_runner import missing_cnn_runs
 from benchmark.feature_cache import FeatureCache
 from benchmark.fusion import fused_matrices
 from benchmark.runner import (
@@ -43,7 +44,7 @@ from benchmark.runner import (
     run_history,
     run_unit,
 )
-from benchmark.store import ResultStore, RowKey, write_json
+from benchmark.store import ResultStore, write_json
 from core.errors import BenchmarkError, ConfigError
 from core.provenance import git_commit, now_iso
 from data.protocols import write_generated_splits
@@ -236,8 +237,8 @@ def plan_units(config: RunConfig, data: RunData, store: ResultStore, device: str
         from models.cnn.recipes import get_recipe
 
         recipe = get_recipe(config.recipe).name
-        units += [Unit(CNN_UNIT, m, s.protocol, s.name) for m in config.models for s in splits
-                  if config.force or not store.has(RowKey.cnn(m, config.init, recipe), s.protocol, s.name)]
+        units += [Unit(CNN_UNIT, m, s.protocol, s.name)
+                  for m, s in missing_cnn_runs(config.models, splits, store, config.init, recipe, config.force)]
     units += [Unit(FIT, t.feature, t.split.protocol, t.split.name, tuple(t.predictors)) for t in tasks]
     return units
 
