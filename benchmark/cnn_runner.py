@@ -133,6 +133,32 @@ def checkpoint_path(store: ResultStore, key: RowKey, split: Split) -> Path:
     return (store.out_dir / "checkpoints" / record.relative_to(store.records_dir)).with_suffix(".pt")
 
 
+#: Hex digits of a ``--weights`` file's sha256 in the ``init`` of its rows.
+WEIGHTS_ID_DIGITS = 8
+
+
+def cnn_row_init(init: str, weights: Path | None) -> str:
+    """The ``init`` a CNN row is stored under: ``init``, or ``file.<sha256 prefix>`` with ``--weights FILE``.
+
+    A network initialised from a local checkpoint is another row than the same network with the
+    ImageNet weights of its library (and than one from another file): its records, resume
+    checkpoint and table label say which file, by content. The prefix has
+    :data:`WEIGHTS_ID_DIGITS` hex digits (``file.57934424``).
+
+    Raises
+    ------
+    ConfigError
+        ``weights`` is not a file (one line).
+    """
+    if weights is None:
+        return init
+    from core.hashing import sha256_file
+
+    if not Path(weights).is_file():
+        raise ConfigError(f"--weights {weights}: checkpoint file not found")
+    return f"file.{sha256_file(weights)[:WEIGHTS_ID_DIGITS]}"
+
+
 def missing_cnn_runs(models: list[str], splits: list[Split], store: ResultStore, init: str, recipe: str,
                      force: bool) -> list[tuple[str, Split]]:
     """The (model, split) runs of the deep track without a stored record (all of them with ``force``).
@@ -154,7 +180,8 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
     recipe actually run. A record is written as soon as its split is done, and each split keeps
     an epoch checkpoint while it trains, so an interrupted run resumes inside the split.
     ``weights`` (``--weights FILE``, one model only) replaces that model's ImageNet weights by a
-    local checkpoint file; its name and sha256 land in the record.
+    local checkpoint file; its name and sha256 land in the record, whose ``init`` is
+    :func:`cnn_row_init` (``file.<sha256 prefix>``).
     """
     from models.cnn.recipes import default_recipe, get_recipe
     from models.cnn.train import train_and_predict
@@ -164,13 +191,14 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
     if weights is not None and len(models) != 1:
         raise ConfigError(f"--weights {weights} is the checkpoint of one network: give exactly one --models name, "
                           f"not {len(models)}")
+    row_init = cnn_row_init(init, weights)
     done = 0
-    for model, split in missing_cnn_runs(models, [s for p in protocols for s in p], store, init, recipe, force):
-        key = RowKey.cnn(model, init, recipe)
+    for model, split in missing_cnn_runs(models, [s for p in protocols for s in p], store, row_init, recipe, force):
+        key = RowKey.cnn(model, row_init, recipe)
         train, test = list(split.train), list(split.test)
         y_train = np.array([source.labels[n] for n in train])
         y_test = np.array([source.labels[n] for n in test])
-        print(f"cnn: {model} ({init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
+        print(f"cnn: {model} ({row_init}, {recipe}) on {split.protocol}/{split.name} [{device}]",
               file=sys.stderr, flush=True)
         ckpt = checkpoint_path(store, key, split)
         if force:
@@ -180,7 +208,7 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
                                    recipe=recipe_obj, init=init, device=device, seed=seed,
                                    max_iters=max_iters, progress=progress, checkpoint=ckpt, weights=weights)
         record = Record(
-            track=CNN, model=model, predictor=CNN, init=init, recipe=recipe,
+            track=CNN, model=model, predictor=CNN, init=row_init, recipe=recipe,
             protocol=split.protocol, split=split.name, metrics=score_all(y_test, result.test_pred),
             n_train=len(train), n_test=len(test), seed=seed,
             timings={"fit_s": round(result.train_time_s, 3), "predict_s": round(result.predict_time_s, 3),
@@ -196,9 +224,9 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
         if save_model:
             from benchmark.model_io import label_summary, save_cnn
 
-            weights = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
+            model_file = (store.out_dir / "models" / path.relative_to(store.records_dir)).with_suffix(".safetensors")
             meta = {k: v for k, v in record.to_dict().items() if k != "predictions"}
             meta["labels"] = label_summary(source.labels.values())
-            save_cnn(weights, result.state_dict, meta)
+            save_cnn(model_file, result.state_dict, meta)
         done += 1
     return done

@@ -412,7 +412,7 @@ def check_run_members(specs: Sequence[EnsembleSpec], config: Any, store: ResultS
                 in_run = m.feature in config.features and m.predictor in config.predictors
             else:
                 in_run = m.model in config.models and (
-                    not m.resolved or (m.init == config.init and m.recipe in (None, config.recipe)))
+                    not m.resolved or (m.init == config.row_init and m.recipe in (None, config.recipe)))
                 if not m.resolved and not in_run:
                     m = _resolve_stored_cnn(m, stored, spec) or m
             if not in_run and not (m.resolved and _safe(m.slug) in stored):
@@ -684,7 +684,7 @@ def run_ensembles(config: Any, dataset: Any, protocols: Sequence[Sequence[Any]],
     stored = store.rows()
     specs = []
     for spec in config.ensembles:  # CNN shorthands: the run's init/recipe, else the one stored
-        members = [m if m.resolved else replace(m, init=config.init, recipe=config.recipe) for m in spec.members]
+        members = [m if m.resolved else replace(m, init=config.row_init, recipe=config.recipe) for m in spec.members]
         members = [m if m.resolved else (_resolve_stored_cnn(m, stored, spec) or m) for m in members]
         specs.append(replace(spec, members=tuple(members)))
     refit = hasattr(dataset, "records")  # a pack (python -m data.pack) has no hand-crafted features

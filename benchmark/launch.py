@@ -238,7 +238,8 @@ def plan_units(config: RunConfig, data: RunData, store: ResultStore, device: str
 
         recipe = get_recipe(config.recipe).name
         units += [Unit(CNN_UNIT, m, s.protocol, s.name)
-                  for m, s in missing_cnn_runs(config.models, splits, store, config.init, recipe, config.force)]
+                  for m, s in missing_cnn_runs(config.models, splits, store, config.row_init, recipe,
+                                                   config.force)]
     units += [Unit(FIT, t.feature, t.split.protocol, t.split.name, tuple(t.predictors)) for t in tasks]
     return units
 

@@ -15,6 +15,7 @@ from joblib import Parallel, delayed
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
+from benchmark.cnn_runner import ReleaseImages, choose_device, cnn_row_init, is_pack, run_cnn_track
 from benchmark.feature_cache import FeatureCache
 from benchmark.fusion import fused_matrices
 from benchmark.metrics import score_all
@@ -105,6 +106,12 @@ class RunConfig:
     splits: str | None = None
     ensembles: list = field(default_factory=list)
     weights: Path | None = None
+
+    @property
+    def row_init(self) -> str:
+        """The ``init`` of this run's CNN rows: ``init``, or ``file.<sha256 prefix>`` of ``weights``
+        (:func:`benchmark.cnn_runner.cnn_row_init`)."""
+        return cnn_row_init(self.init, self.weights)
 
 
 @dataclass
@@ -209,7 +216,9 @@ def build_manifest(config: RunConfig, dataset: ScutFBP5500, protocols: list[list
             "features": {f: jsonable_params(create_extractor(f)) for f in config.features},
             "predictors": config.predictors,
             "cnn": {"models": config.models, "device": config.device, "init": config.init,
-                    "recipe": config.recipe, "max_iters": config.max_iters} if config.models else None,
+                    "recipe": config.recipe, "max_iters": config.max_iters,
+                    **({"weights": {"path": str(Path(config.weights).resolve()), "row_init": config.row_init}}
+                       if config.weights is not None else {})} if config.models else None,
             "protocols": {p[0].protocol: protocol_manifest(p[0].protocol) for p in protocols},
             "selected_splits": config.splits,
             "pca_components": config.pca_components, "seed": config.seed, "jobs": config.jobs,
@@ -288,8 +297,6 @@ def run_deep(config: RunConfig, source: Any, protocols: list[list[Split]], store
     """
     timings = extra.setdefault("timings", {})
     if config.models:
-        from benchmark.cnn_runner import choose_device, run_cnn_track
-
         device = choose_device(config.device)
         if device is None:
             print(f"note: no CUDA device: skipping the CNNs ({', '.join(config.models)}); "
@@ -336,8 +343,6 @@ def load_run_data(config: RunConfig) -> RunData:
     ConfigError
         A pack given for the hand-crafted track (one line).
     """
-    from benchmark.cnn_runner import ReleaseImages, is_pack
-
     if is_pack(Path(config.data_dir)):
         from data.pack import PackedDataset
 

@@ -155,6 +155,10 @@ class CnnArchitecture:
             raise TypeError(f"{self.name}: {self.head_path} is {type(layer).__name__}, not nn.Linear")
         return layer
 
+    def head_prefixes(self, model: nn.Module) -> tuple[str, ...]:
+        """Module paths of the classifier in ``model``: ``(head_path,)``."""
+        return (self.head_path,)
+
     def replace_head(self, model: nn.Module) -> ScoreHead:
         """Replace the classifier layer by a fresh :class:`ScoreHead` (in place); returns it."""
         old = self.head(model)

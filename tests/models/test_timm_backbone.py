@@ -182,6 +182,21 @@ def test_end_to_end_run_writes_records_and_tables(tmp_path):
     ckpt = tmp_path / "resnet10t.safetensors"
     _save(timm.create_model("resnet10t"), ckpt)
     assert main([*base, "--models", NET, "--weights", str(ckpt)]) == 0
-    rec = json.loads((out / "records" / "5fold" / "timm_resnet10t__cnn__imagenet-cpu" / "split-1.json").read_text())
+    row_init = "file." + TB.sha256_file(ckpt)[:8]  # a file's rows are its own, named by content
+    path = out / "records" / "5fold" / f"timm_resnet10t__cnn__{row_init}-cpu" / "split-1.json"
+    rec = json.loads(path.read_text())
+    assert rec["init"] == row_init and rec["config"]["init"] == "imagenet"
     assert rec["cnn"]["weights"]["sha256"] == TB.sha256_file(ckpt) and rec["config"]["weights"] == str(ckpt)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["cnn"]["weights"] == {"path": str(ckpt.resolve()), "row_init": row_init}
+    assert f"{NET} (CNN, init={row_init}, recipe=cpu)" in (out / "tables" / "5fold.md").read_text()
+    mtime = path.stat().st_mtime_ns
+    assert main([*base, "--models", NET, "--weights", str(ckpt)]) == 0  # done: skipped
+    assert path.stat().st_mtime_ns == mtime
+    other = tmp_path / "other.safetensors"
+    torch.manual_seed(1)
+    _save(timm.create_model("resnet10t"), other)
+    assert main([*base, "--models", NET, "--weights", str(other)]) == 0  # another file: another row
+    assert len(list((out / "records" / "5fold").glob("timm_resnet10t__cnn__file.*-cpu"))) == 2
+    assert main([*base, "--models", NET, "--weights", str(tmp_path / "absent.safetensors")]) == 1
     assert main([*base, "--models", "timm/resnet1"]) == 1
