@@ -170,6 +170,20 @@ def missing_cnn_runs(models: list[str], splits: list[Split], store: ResultStore,
             if force or not store.has(RowKey.cnn(m, init, recipe), s.protocol, s.name)]
 
 
+def check_cnn_inputs(models: list[str], recipe: Any) -> None:
+    """Refuse, before any image is decoded or job submitted, a network that cannot take ``recipe``'s crops.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the network, the crop size and what to use instead.
+    """
+    from models.cnn.train import checked_input_size
+
+    for model in models:
+        checked_input_size(model, recipe)
+
+
 def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: ResultStore, *, models: list[str],
                   device: str, init: str, recipe: Any, seed: int, force: bool, max_iters: int | None,
                   save_model: bool, commit: str, progress: bool, weights: Path | None = None) -> int:
@@ -192,8 +206,10 @@ def run_cnn_track(source: ImageSource, protocols: list[list[Split]], store: Resu
         raise ConfigError(f"--weights {weights} is the checkpoint of one network: give exactly one --models name, "
                           f"not {len(models)}")
     row_init = cnn_row_init(init, weights)
+    todo = missing_cnn_runs(models, [s for p in protocols for s in p], store, row_init, recipe, force)
+    check_cnn_inputs(sorted({m for m, _ in todo}), recipe_obj)
     done = 0
-    for model, split in missing_cnn_runs(models, [s for p in protocols for s in p], store, row_init, recipe, force):
+    for model, split in todo:
         key = RowKey.cnn(model, row_init, recipe)
         train, test = list(split.train), list(split.test)
         y_train = np.array([source.labels[n] for n in train])

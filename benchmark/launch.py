@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmark.cnn_runner import missing_cnn_runs
+from benchmark.cnn_runner import check_cnn_inputs, missing_cnn_runs
 from benchmark.feature_cache import FeatureCache
 from benchmark.fusion import fused_matrices
 from benchmark.runner import (
@@ -236,10 +236,12 @@ def plan_units(config: RunConfig, data: RunData, store: ResultStore, device: str
     if device is not None:
         from models.cnn.recipes import get_recipe
 
-        recipe = get_recipe(config.recipe).name
-        units += [Unit(CNN_UNIT, m, s.protocol, s.name)
-                  for m, s in missing_cnn_runs(config.models, splits, store, config.row_init, recipe,
-                                                   config.force)]
+        recipe = get_recipe(config.recipe)
+        cnn_units = [Unit(CNN_UNIT, m, s.protocol, s.name)
+                     for m, s in missing_cnn_runs(config.models, splits, store, config.row_init, recipe.name,
+                                                  config.force)]
+        check_cnn_inputs(sorted({u.name for u in cnn_units}), recipe)  # before any job is submitted
+        units += cnn_units
     units += [Unit(FIT, t.feature, t.split.protocol, t.split.name, tuple(t.predictors)) for t in tasks]
     return units
 

@@ -155,6 +155,14 @@ class CnnArchitecture:
             raise TypeError(f"{self.name}: {self.head_path} is {type(layer).__name__}, not nn.Linear")
         return layer
 
+    def check_input_size(self, size: int) -> None:
+        """Raise a one-line :class:`ConfigError` if the network cannot take ``size`` x ``size`` inputs.
+
+        Called before any image is decoded (:func:`models.cnn.train.checked_input_size`).
+        """
+        if size < self.min_input_size:
+            raise ConfigError(f"{self.name}: input size {size} below its minimum {self.min_input_size}")
+
     def head_prefixes(self, model: nn.Module) -> tuple[str, ...]:
         """Module paths of the classifier in ``model``: ``(head_path,)``."""
         return (self.head_path,)

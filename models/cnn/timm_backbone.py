@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from core.errors import ConfigError
 from core.hashing import sha256_file
 from core.registry import UnknownComponentError
 from models.cnn import CNNS
@@ -134,6 +135,30 @@ class TimmArchitecture(CnnArchitecture):
                 if "dynamic_img_size" not in str(err):
                     raise
         return timm.create_model(self.timm_name, num_classes=1, **kwargs)
+
+    def check_input_size(self, size: int) -> None:
+        """Also refuse, in one line, a model made for one input size that cannot take ``size`` px.
+
+        A model whose ``pretrained_cfg`` has ``fixed_input_size`` (BEiT, CaiT, MLP-Mixer, LeViT,
+        CoAtNet, MaxViT, ...) and no ``dynamic_img_size`` in its class would otherwise fail inside
+        its forward pass on the first batch (an assertion or a shape error), after the images were
+        decoded. It is tried once here, from scratch, on one blank image.
+        """
+        super().check_input_size(size)
+        if not self.pretrained_cfg.get("fixed_input_size"):
+            return
+        import timm
+
+        model = self._create(timm, pretrained=False).eval()
+        try:
+            with torch.no_grad():
+                model(torch.zeros(1, 3, size, size))
+        except (AssertionError, RuntimeError) as err:
+            why = (str(err).strip().splitlines() or [""])[0] or "the forward pass fails"
+            raise ConfigError(f"{self.name} is made for {self.input_size}x{self.input_size} px inputs and does not "
+                              f"take {size} px crops ({type(err).__name__}: {why}); use a recipe that crops "
+                              f"{self.input_size} px (paper, blog, fast: the model's own size) or a model with "
+                              "a dynamic input size") from None
 
     def _pretrained(self, timm: Any) -> tuple[nn.Module, dict[str, Any]]:
         """timm's ImageNet model and its provenance; cache first, then timm's download."""

@@ -38,6 +38,7 @@ from torch import nn
 
 from core.atomic import atomic_path
 from core.errors import ConfigError
+from core.hashing import sha256_file
 from models.cnn import CNNS
 from models.cnn.architectures import IMAGENET_NORMALISATION
 from models.cnn.recipes import Recipe, Stage, get_recipe
@@ -337,11 +338,31 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def checked_input_size(model_name: str, recipe: str | Recipe, input_size: int | None = None) -> int:
+    """The side (px) of the crops ``model_name`` trains on with ``recipe``, checked against the network.
+
+    ``input_size`` if given, else the recipe's crop, else the network's own input size.
+
+    Raises
+    ------
+    ConfigError
+        The network cannot take that size (one line; see ``CnnArchitecture.check_input_size``).
+    """
+    arch = CNNS.create(model_name)
+    size = input_size or get_recipe(recipe).crop_size or arch.input_size
+    arch.check_input_size(size)
+    return size
+
+
 def _run_id(model_name: str, init: str, recipe: Recipe, seed: int, n: int, size: int,
-            scores: torch.Tensor) -> str:
-    """Identity of a training run, stored in its checkpoints (a mismatching checkpoint is not used)."""
+            scores: torch.Tensor, weights: str | Path | None = None) -> str:
+    """Identity of a training run, stored in its checkpoints (a mismatching checkpoint is not used).
+
+    A ``weights`` file enters by content (sha256): the same file under another name resumes.
+    """
     payload = json.dumps({"model": model_name, "init": init, "recipe": recipe.to_dict(), "seed": seed,
-                          "n": n, "size": size, "scores": hashlib.sha1(scores.numpy().tobytes()).hexdigest()},
+                          "n": n, "size": size, "scores": hashlib.sha1(scores.numpy().tobytes()).hexdigest(),
+                          **({"weights": sha256_file(weights)} if weights is not None else {})},
                          sort_keys=True, default=str)
     return hashlib.sha1(payload.encode()).hexdigest()
 
@@ -486,9 +507,7 @@ def train_and_predict(model_name: str, train_images: Any, train_scores: Any, tes
     arch = CNNS.create(model_name)
     recipe = get_recipe(recipe)
     dev = resolve_device(device)
-    size = input_size or recipe.crop_size or arch.input_size
-    if size < arch.min_input_size:
-        raise ConfigError(f"{model_name}: input size {size} below its minimum {arch.min_input_size}")
+    size = checked_input_size(model_name, recipe, input_size)
     train_u8 = _as_uint8_images(train_images, "train_images", size)
     test_u8 = _as_uint8_images(test_images, "test_images", size)
     scores = torch.as_tensor(np.asarray(train_scores, dtype=np.float32).ravel())
@@ -524,7 +543,7 @@ def _train(arch: Any, model_name: str, recipe: Recipe, init: str, dev: torch.dev
     use_compile = recipe.compile if compile is None else compile
     use_amp = recipe.bf16 and dev.type == "cuda"
     norm = arch.normalisation
-    run_id = _run_id(model_name, init, recipe, seed, n, size, scores)
+    run_id = _run_id(model_name, init, recipe, seed, n, size, scores, weights)
     saved = _load_checkpoint(checkpoint, run_id)
 
     torch.manual_seed(seed)

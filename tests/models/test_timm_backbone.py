@@ -156,6 +156,26 @@ def test_fixed_size_transformer_takes_the_recipes_crop():
         assert model(torch.randn(2, 3, 32, 32)).shape == (2,)  # built for 224, dynamic_img_size
 
 
+def test_a_model_of_one_input_size_is_refused_in_one_line_before_any_image_is_read(tmp_path, capsys):
+    arch = CNNS.create("timm/levit_128s")  # fixed 224 px attention biases, no dynamic_img_size
+    arch.check_input_size(224)
+    with pytest.raises(ConfigError, match=r"timm/levit_128s is made for 224x224 px inputs and does not take "
+                                          r"128 px crops \(RuntimeError: .*\); use a recipe that crops 224 px"):
+        arch.check_input_size(128)
+
+    from cli.main import main
+    from tests.synthetic import make_fake_scut
+
+    root = make_fake_scut(tmp_path / "scut", n_per_subset=5)
+    out = tmp_path / "out"
+    assert main(["--data-dir", str(root), "--out", str(out), "--protocol", "5fold", "--splits", "1",
+                 "--features", "none", "--quiet", "--device", "cpu", "--recipe", "cpu",
+                 "--models", "timm/levit_128s"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "made for 224x224 px inputs" in err[0], err
+    assert not list(out.glob("records/**/*.json"))
+
+
 def test_list_says_timm_names_are_accepted():
     from cli.main import list_components
 
