@@ -91,7 +91,12 @@ class TimmArchitecture(CnnArchitecture):
             Ignored: timm's pretrained API decides (it downloads when the file is not cached).
         weights : path-like, optional
             A local checkpoint instead of timm's download (``init`` must be ``imagenet``), checked
-            key by key; its classifier is ignored (the 1-output head keeps timm's initialisation).
+            key by key; its classifier is ignored.
+
+        The 1-output head is initialised as ``nn.Linear``'s default (uniform within
+        ``+-1/sqrt(in_features)``), like the torchvision nets' :class:`ScoreHead`, whatever the
+        init: timm's classifier init is meant for 1000 logits (EfficientNet's draws within
+        ``+-1/sqrt(out_features)``, i.e. +-1 for one output: a first loss 100 times the usual).
 
         Returns
         -------
@@ -120,6 +125,9 @@ class TimmArchitecture(CnnArchitecture):
             model = self._create(timm, pretrained=False)
             if weights is not None:
                 info.update(load_weights_file(model, weights, self.head_prefixes(model), self.name))
+        for head in self._heads(model):  # timm's init of a 1000-class classifier is too wide for 1 output
+            head.reset_parameters()
+        info["head"] = "nn.Linear default init (uniform +-1/sqrt(in_features)), as the torchvision nets' head"
         model.register_forward_hook(_squeeze_scores)
         self.build_info = info
         return model
@@ -194,10 +202,15 @@ class TimmArchitecture(CnnArchitecture):
             raise TypeError(f"{self.name}: timm's classifier {type(layer).__name__} has no bias")
         return layer
 
+    @staticmethod
+    def _heads(model: nn.Module) -> tuple[nn.Module, ...]:
+        """timm's classifier layer(s): one, or two for distilled models (``head``, ``head_dist``)."""
+        heads = model.get_classifier()
+        return tuple(heads) if isinstance(heads, tuple | list) else (heads,)
+
     def head_prefixes(self, model: nn.Module) -> tuple[str, ...]:
         """Module paths of timm's classifier(s) in ``model`` (``("fc",)``, ``("head.fc",)``, ...)."""
-        heads = model.get_classifier()
-        heads = tuple(heads) if isinstance(heads, tuple | list) else (heads,)
+        heads = self._heads(model)
         return tuple(name for name, module in model.named_modules() if any(module is h for h in heads))
 
     def replace_head(self, model: nn.Module) -> nn.Module:
