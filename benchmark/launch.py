@@ -20,6 +20,7 @@ the job ids and that command). Job scripts, pickles and logs go under ``OUT/laun
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -44,8 +45,8 @@ from benchmark.runner import (
     run_history,
     run_unit,
 )
-from benchmark.store import ResultStore, write_json
-from core.errors import BenchmarkError, ConfigError
+from benchmark.store import ResultStore, RowKey, write_json
+from core.errors import BenchmarkError, ConfigError, DataError
 from core.provenance import git_commit, now_iso
 from data.protocols import write_generated_splits
 
@@ -244,6 +245,22 @@ def plan_units(config: RunConfig, data: RunData, store: ResultStore, device: str
         units += cnn_units
     units += [Unit(FIT, t.feature, t.split.protocol, t.split.name, tuple(t.predictors)) for t in tasks]
     return units
+
+
+def unit_records(unit: Unit, config: RunConfig, store: ResultStore) -> list[str]:
+    """The record files ``unit`` writes, relative to the output folder (none for an extraction).
+
+    ``config.recipe`` must be resolved (CNN rows are keyed by it).
+    """
+    if unit.kind == EXTRACT:
+        return []
+    if unit.kind == FIT:
+        keys = [RowKey.handcrafted(unit.name, p) for p in unit.predictors]
+    else:
+        from models.cnn.recipes import get_recipe
+
+        keys = [RowKey.cnn(unit.name, config.row_init, get_recipe(config.recipe).name)]
+    return [store.path(k, unit.protocol, unit.split).relative_to(store.out_dir).as_posix() for k in keys]
 
 
 def _resolved(config: RunConfig, device: str | None) -> RunConfig:
@@ -572,7 +589,9 @@ def launch_slurm(config: RunConfig, data: RunData, units: list[Unit], options: S
     write_json(folder / "jobs.json", [asdict(o) for o in outcomes])
     extra["launcher"] = {"kind": "slurm", "folder": str(folder), "options": asdict(options),
                          "arrays": [{"kind": k, "job_id": a, "tasks": n} for k, a, n in arrays],
-                         "jobs": [{"unit": o.unit.label, "job_id": o.job_id} for o in outcomes]}
+                         "jobs": [{"unit": o.unit.label, "job_id": o.job_id,
+                                   "writes": unit_records(o.unit, config, ResultStore(config.out_dir))}
+                                  for o in outcomes]}
     _integrity(data, extra)
     write_generated_splits(config.out_dir, data.every_split, data.dataset.labels)
     write_json(config.out_dir / "manifest.json",
@@ -587,3 +606,59 @@ def launch_slurm(config: RunConfig, data: RunData, units: list[Unit], options: S
     print("a failed or cancelled job loses nothing else: the same command resubmits only the missing units")
     sys.stdout.flush()
     return outcomes
+
+
+# ---------------------------------------------------------------------------------------------- collect
+
+
+@dataclass
+class Collected:
+    """What :func:`collect_slurm` found: the submitted jobs whose records are all there, and the others."""
+
+    done: list[dict[str, Any]]
+    pending: list[dict[str, Any]]
+    folder: str
+
+    def note(self) -> str:
+        """One line for the report: how many jobs have not written their records, and where their logs are."""
+        first = ", ".join(f"{j['job_id']} ({j['unit']})" for j in self.pending[:3])
+        more = f" and {len(self.pending) - 3} more" if len(self.pending) > 3 else ""
+        return (f"note: {len(self.pending)} of {len(self.done) + len(self.pending)} SLURM jobs have not written "
+                f"their records yet: {first}{more}; still queued or running, or failed (logs in {self.folder}); "
+                "this report covers the records present, and the same run command resubmits only what is missing")
+
+
+def collect_slurm(out_dir: Path) -> Collected | None:
+    """Bring a SLURM run's manifest up to date with the records its jobs have written.
+
+    A ``--launcher slurm`` run leaves ``manifest.json`` with status ``submitted`` and, per job, the
+    record files it writes (:func:`unit_records`). Once every job's records exist the manifest
+    becomes ``complete`` (``finished``: the newest record's time); until then it stays
+    ``submitted`` and each job says whether it is ``done``. Called by ``report``.
+
+    Returns
+    -------
+    Collected or None
+        None when the folder has no manifest of a submitted SLURM run (nothing to collect).
+    """
+    path = Path(out_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: corrupt manifest ({err})") from None
+    launcher = manifest.get("launcher") or {}
+    if manifest.get("status") != "submitted" or launcher.get("kind") != "slurm":
+        return None
+    jobs = launcher.get("jobs") or []
+    for job in jobs:
+        job["done"] = all((Path(out_dir) / rel).is_file() for rel in job.get("writes") or [])
+    done, pending = [j for j in jobs if j["done"]], [j for j in jobs if not j["done"]]
+    launcher["collected"] = now_iso()
+    if not pending:
+        written = [Path(out_dir) / rel for j in jobs for rel in j.get("writes") or []]
+        manifest["status"] = "complete"
+        manifest["finished"] = max((ResultStore(out_dir).load(p).created for p in written), default=now_iso())
+    write_json(path, manifest)
+    return Collected(done, pending, str(launcher.get("folder") or Path(out_dir) / LAUNCHER_DIR))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,11 @@ def build_report(out_dir: Path, *, n_resamples: int = 1000, seed: int = 0, figur
     if not records:
         raise DataError(f"{store.records_dir}: no result records found; run the benchmark first, e.g. "
                         f"'python run_benchmark.py --protocol 60-40 --out {out_dir}'")
+    from benchmark.launch import collect_slurm
+
+    collected = collect_slurm(out_dir)  # a SLURM run's manifest learns which jobs are done
+    if collected is not None and collected.pending:
+        print(collected.note(), file=sys.stderr)
     manifest = read_manifest(out_dir)
     report_command = report_command or f"python run_benchmark.py report --out {out_dir}"
     provenance = index.provenance_line(manifest, report_command)
