@@ -127,7 +127,7 @@ class TimmArchitecture(CnnArchitecture):
                 info.update(load_weights_file(model, weights, self.head_prefixes(model), self.name))
         for head in self._heads(model):  # timm's init of a 1000-class classifier is too wide for 1 output
             head.reset_parameters()
-        info["head"] = "nn.Linear default init (uniform +-1/sqrt(in_features)), as the torchvision nets' head"
+        info["head_init"] = "nn.Linear default init (uniform +-1/sqrt(in_features)), as the torchvision nets' head"
         model.register_forward_hook(_squeeze_scores)
         self.build_info = info
         return model

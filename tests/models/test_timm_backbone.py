@@ -85,7 +85,7 @@ def test_local_checkpoint_loads_every_key_and_another_architecture_is_refused(tm
     info = arch.build_info
     assert info["source"] == "file" and info["file"] == good.name and len(info["sha256"]) == 64
     assert info["keys_loaded"] == len(model.state_dict()) - 2  # all but fc.weight, fc.bias
-    assert "2 head keys of the file ignored" in info["head"]
+    assert "2 head keys of the file ignored" in info["head"] and info["head_init"].startswith("nn.Linear default")
     assert torch.equal(model.state_dict()["conv1.0.weight"], source.state_dict()["conv1.0.weight"])
     assert model(torch.randn(2, 3, 32, 32)).shape == (2,)
     # a torch state dict nested under "state_dict" works too
@@ -174,6 +174,15 @@ def test_a_model_of_one_input_size_is_refused_in_one_line_before_any_image_is_re
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "made for 224x224 px inputs" in err[0], err
     assert not list(out.glob("records/**/*.json"))
+
+
+def test_the_one_output_head_starts_as_nn_linears_default_not_timms_classifier_init():
+    # timm's EfficientNet draws its classifier within +-1/sqrt(out_features): +-1 for one output
+    torch.manual_seed(0)
+    head = CNNS.create("timm/tf_efficientnet_lite0").build("scratch").get_classifier()
+    bound = 1 / head.in_features**0.5
+    assert float(head.weight.abs().max()) <= bound and float(head.bias.abs().max()) <= bound
+    assert float(head.weight.abs().max()) > bound / 2  # drawn, not zeroed
 
 
 def test_list_says_timm_names_are_accepted():
