@@ -639,7 +639,8 @@ def collect_slurm(out_dir: Path) -> Collected | None:
     Returns
     -------
     Collected or None
-        None when the folder has no manifest of a submitted SLURM run (nothing to collect).
+        None when the folder has no manifest of a submitted SLURM run (nothing to collect), or
+        when its jobs do not list their records (a manifest older than this function: left as is).
     """
     path = Path(out_dir) / "manifest.json"
     if not path.is_file():
@@ -652,6 +653,8 @@ def collect_slurm(out_dir: Path) -> Collected | None:
     if manifest.get("status") != "submitted" or launcher.get("kind") != "slurm":
         return None
     jobs = launcher.get("jobs") or []
+    if any("writes" not in job for job in jobs):  # submitted before manifests listed each job's records
+        return None
     for job in jobs:
         job["done"] = all((Path(out_dir) / rel).is_file() for rel in job.get("writes") or [])
     done, pending = [j for j in jobs if j["done"]], [j for j in jobs if not j["done"]]

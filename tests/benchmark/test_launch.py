@@ -273,3 +273,19 @@ def test_slurm_scripts_run_as_array_tasks_then_report_gives_the_in_process_resul
     assert re.search(r"\| Run status +\| complete +\|", (out / "index.md").read_text())
     run(config(fake_root, tmp_path, out="inproc", cache_dir=tmp_path / "cache-inproc", splits=splits))
     pd.testing.assert_frame_equal(stable_csv(out / "results.csv"), stable_csv(tmp_path / "inproc" / "results.csv"))
+
+
+def test_collect_leaves_alone_what_it_cannot_judge(tmp_path):
+    from benchmark.launch import collect_slurm
+    from core.errors import DataError
+
+    assert collect_slurm(tmp_path) is None  # no manifest
+    manifest = tmp_path / "manifest.json"
+    for m in ({"status": "complete", "launcher": {"kind": "slurm", "jobs": []}},
+              {"status": "submitted", "launcher": {"kind": "local", "jobs": []}},
+              {"status": "submitted", "launcher": {"kind": "slurm", "jobs": [{"unit": "cnn x", "job_id": "1"}]}}):
+        manifest.write_text(json.dumps(m))
+        assert collect_slurm(tmp_path) is None and json.loads(manifest.read_text()) == m
+    manifest.write_text("{not json")
+    with pytest.raises(DataError, match="manifest.json: corrupt manifest"):
+        collect_slurm(tmp_path)
