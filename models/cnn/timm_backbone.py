@@ -153,7 +153,7 @@ class TimmArchitecture(CnnArchitecture):
         decoded. It is tried once here, from scratch, on one blank image.
         """
         super().check_input_size(size)
-        if not self.pretrained_cfg.get("fixed_input_size"):
+        if not self.pretrained_cfg.get("fixed_input_size") or size == self.input_size:
             return
         import timm
 
