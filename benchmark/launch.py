@@ -49,6 +49,7 @@ from benchmark.store import ResultStore, RowKey, write_json
 from core.errors import BenchmarkError, ConfigError, DataError
 from core.provenance import git_commit, now_iso
 from data.protocols import write_generated_splits
+from models.cnn.recipes import get_recipe
 
 #: Values of ``--launcher``.
 LAUNCHERS = ("local", "slurm")
@@ -235,8 +236,6 @@ def plan_units(config: RunConfig, data: RunData, store: ResultStore, device: str
     blocks = {f: sum(t.feature == f for t in tasks) for f in config.features}
     units = [Unit(EXTRACT, f) for f in config.features if blocks[f] > 1]  # one block extracts for itself
     if device is not None:
-        from models.cnn.recipes import get_recipe
-
         recipe = get_recipe(config.recipe)
         cnn_units = [Unit(CNN_UNIT, m, s.protocol, s.name)
                      for m, s in missing_cnn_runs(config.models, splits, store, config.row_init, recipe.name,
@@ -247,19 +246,18 @@ def plan_units(config: RunConfig, data: RunData, store: ResultStore, device: str
     return units
 
 
-def unit_records(unit: Unit, config: RunConfig, store: ResultStore) -> list[str]:
+def unit_records(unit: Unit, store: ResultStore, cnn_init: str, cnn_recipe: str) -> list[str]:
     """The record files ``unit`` writes, relative to the output folder (none for an extraction).
 
-    ``config.recipe`` must be resolved (CNN rows are keyed by it).
+    ``cnn_init`` and ``cnn_recipe`` key a CNN unit's row (``RunConfig.row_init`` and the resolved
+    recipe's name).
     """
     if unit.kind == EXTRACT:
         return []
     if unit.kind == FIT:
         keys = [RowKey.handcrafted(unit.name, p) for p in unit.predictors]
     else:
-        from models.cnn.recipes import get_recipe
-
-        keys = [RowKey.cnn(unit.name, config.row_init, get_recipe(config.recipe).name)]
+        keys = [RowKey.cnn(unit.name, cnn_init, cnn_recipe)]
     return [store.path(k, unit.protocol, unit.split).relative_to(store.out_dir).as_posix() for k in keys]
 
 
@@ -587,10 +585,12 @@ def launch_slurm(config: RunConfig, data: RunData, units: list[Unit], options: S
         arrays.append((kind, array_id, len(group)))
         outcomes += [Outcome(u, str(j.job_id)) for u, j in zip(group, jobs, strict=True)]
     write_json(folder / "jobs.json", [asdict(o) for o in outcomes])
+    store = ResultStore(config.out_dir)
+    cnn_key = (config.row_init, get_recipe(config.recipe).name) if config.models else ("", "")
     extra["launcher"] = {"kind": "slurm", "folder": str(folder), "options": asdict(options),
                          "arrays": [{"kind": k, "job_id": a, "tasks": n} for k, a, n in arrays],
                          "jobs": [{"unit": o.unit.label, "job_id": o.job_id,
-                                   "writes": unit_records(o.unit, config, ResultStore(config.out_dir))}
+                                   "writes": unit_records(o.unit, store, *cnn_key)}
                                   for o in outcomes]}
     _integrity(data, extra)
     write_generated_splits(config.out_dir, data.every_split, data.dataset.labels)

@@ -184,6 +184,8 @@ def test_slurm_launcher_submits_one_array_and_prints_the_ids(plugin, fake_root, 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "submitted" and manifest["launcher"]["arrays"] == [
         {"kind": "cnn", "job_id": "4242", "tasks": 18}]
+    assert manifest["launcher"]["jobs"][0] == {"unit": "cnn alexnet on 5fold/1", "job_id": "4242_0",
+                                               "writes": ["records/5fold/alexnet__cnn__imagenet-paper/split-1.json"]}
     assert not (out / "records").exists() and not (out / "results.csv").exists()  # the jobs write the records
 
 
