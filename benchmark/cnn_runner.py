@@ -22,6 +22,7 @@ from benchmark.metrics import score_all
 from benchmark.record import CNN, Predictions, Record
 from benchmark.store import ResultStore, RowKey
 from core.errors import ConfigError
+from core.hashing import sha256_file
 from core.provenance import now_iso, peak_rss_mib
 from data.protocols import Split, load_protocols
 
@@ -152,8 +153,6 @@ def cnn_row_init(init: str, weights: Path | None) -> str:
     """
     if weights is None:
         return init
-    from core.hashing import sha256_file
-
     if not Path(weights).is_file():
         raise ConfigError(f"--weights {weights}: checkpoint file not found")
     return f"file.{sha256_file(weights)[:WEIGHTS_ID_DIGITS]}"

@@ -126,7 +126,9 @@ class TimmArchitecture(CnnArchitecture):
             if weights is not None:
                 info.update(load_weights_file(model, weights, self.head_prefixes(model), self.name))
         for head in self._heads(model):  # timm's init of a 1000-class classifier is too wide for 1 output
-            head.reset_parameters()
+            for layer in head.modules():  # the layer itself, or the layers of a composite classifier
+                if hasattr(layer, "reset_parameters"):
+                    layer.reset_parameters()
         info["head_init"] = "nn.Linear default init (uniform +-1/sqrt(in_features)), as the torchvision nets' head"
         model.register_forward_hook(_squeeze_scores)
         self.build_info = info
