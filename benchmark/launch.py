@@ -401,8 +401,8 @@ def launch_local(config: RunConfig, data: RunData, units: list[Unit], jobs: int 
     extra["records_computed"] = sum(o.records for o in outcomes if o.unit.kind != CNN_UNIT)
     extra["cnn_records_computed"] = sum(o.records for o in outcomes if o.unit.kind == CNN_UNIT)
     extra["launcher"] = {"kind": "local", "parallel": parallel, "gpus": gpus,
-                         "jobs": [{"unit": o.unit.label, "job_id": o.job_id, "ok": o.ok, "records": o.records}
-                                  for o in outcomes]}
+                         "jobs": [{"unit": o.unit.label, "job_id": o.job_id, "ok": o.ok, "records": o.records,
+                                   **({"error": o.error} if not o.ok else {})} for o in outcomes]}
     _integrity(data, extra)
     store = ResultStore(config.out_dir)
     if config.ensembles and not failed:
@@ -415,8 +415,8 @@ def launch_local(config: RunConfig, data: RunData, units: list[Unit], jobs: int 
     if failed:
         first = failed[0]
         raise BenchmarkError(f"{len(failed)} of {len(outcomes)} launcher jobs failed (first: {first.unit.label}, "
-                             f"job {first.job_id}, log {first.log}); the other records are kept: run the same "
-                             "command again to resubmit only what is missing")
+                             f"job {first.job_id}: {first.error}; log {first.log}); the other records are kept: "
+                             "run the same command again to resubmit only what is missing")
     return outcomes
 
 
@@ -442,17 +442,43 @@ def _start_ready(executor: Any, config: RunConfig, pending: deque, running: dict
         print(f"launcher: started {unit.label} [job {job.job_id}]", file=sys.stderr, flush=True)
 
 
+#: What :func:`job_state` says of a job: it returned, it raised, or it left no result (yet).
+SUCCEEDED, FAILED, NO_RESULT = "succeeded", "failed", "no result"
+
+
+def job_state(result_pickle: Path) -> tuple[str, str]:
+    """A submitit job's state from its result file, and the exception it raised.
+
+    Parameters
+    ----------
+    result_pickle : Path
+        The job's ``<job id>_<task>_result.pkl`` (``job.paths.result_pickle``), written by
+        submitit when the job's function returns or raises.
+
+    Returns
+    -------
+    (str, str)
+        (:data:`SUCCEEDED`, ""), (:data:`FAILED`, the last line of its traceback, e.g.
+        ``ValueError: ...``) or (:data:`NO_RESULT`, "") when there is no result file: queued,
+        running, or killed before it could write one.
+    """
+    if not Path(result_pickle).is_file():
+        return NO_RESULT, ""
+    from submitit.core.utils import pickle_load
+
+    outcome, value = pickle_load(result_pickle)
+    if outcome != "error":
+        return SUCCEEDED, ""
+    lines = [line.strip() for line in str(value).splitlines() if line.strip()]
+    return FAILED, lines[-1] if lines else "an exception without a message"
+
+
 def _outcome(job: Any, unit: Unit) -> Outcome:
     try:
         records = int(job.result())
-    except Exception as err:  # noqa: BLE001 - any failure of a job is reported, never raised here
-        from submitit.core.utils import FailedJobError
-
-        lines = [line for line in str(err).splitlines() if line.strip()]
-        if isinstance(err, FailedJobError) and lines:
-            error = lines[-1]  # the exception raised in the job
-        else:
-            error = "the job ended without a result (killed, or its process exited)"
+    except Exception:  # noqa: BLE001 - any failure of a job is reported, never raised here
+        state, raised = job_state(job.paths.result_pickle)
+        error = raised if state == FAILED else "the job ended without a result (killed, or its process exited)"
         outcome = Outcome(unit, str(job.job_id), False, 0, _log_of(job), error)
         print(f"launcher: FAILED {unit.label} [job {job.job_id}]: {outcome.error} (log {outcome.log})",
               file=sys.stderr, flush=True)
@@ -613,19 +639,35 @@ def launch_slurm(config: RunConfig, data: RunData, units: list[Unit], options: S
 
 @dataclass
 class Collected:
-    """What :func:`collect_slurm` found: the submitted jobs whose records are all there, and the others."""
+    """What :func:`collect_slurm` found: the submitted jobs whose records are all there, and the others.
+
+    A pending job (a manifest entry) has ``state`` (:func:`job_state`), and ``error`` and ``log``
+    when it failed.
+    """
 
     done: list[dict[str, Any]]
     pending: list[dict[str, Any]]
     folder: str
 
     def note(self) -> str:
-        """One line for the report: how many jobs have not written their records, and where their logs are."""
-        first = ", ".join(f"{j['job_id']} ({j['unit']})" for j in self.pending[:3])
-        more = f" and {len(self.pending) - 3} more" if len(self.pending) > 3 else ""
+        """One line for the report: the jobs without their records, failed ones first with their errors."""
+
+        def listed(jobs: list[dict[str, Any]], show) -> str:
+            more = f" and {len(jobs) - 3} more" if len(jobs) > 3 else ""
+            return ", ".join(show(j) for j in jobs[:3]) + more
+
+        failed = [j for j in self.pending if j.get("state") == FAILED]
+        waiting = [j for j in self.pending if j.get("state") != FAILED]
+        parts = []
+        if failed:
+            parts.append(f"{len(failed)} failed: " + listed(
+                failed, lambda j: f"{j['job_id']} ({j['unit']}: {j.get('error', '')}; log {j.get('log', '')})"))
+        if waiting:
+            parts.append(f"{len(waiting)} without a result yet (queued, running, or killed; logs in {self.folder}): "
+                         + listed(waiting, lambda j: f"{j['job_id']} ({j['unit']})"))
         return (f"note: {len(self.pending)} of {len(self.done) + len(self.pending)} SLURM jobs have not written "
-                f"their records yet: {first}{more}; still queued or running, or failed (logs in {self.folder}); "
-                "this report covers the records present, and the same run command resubmits only what is missing")
+                f"their records: {'; '.join(parts)}. This report covers the records present; the same run "
+                "command resubmits only what is missing")
 
 
 def collect_slurm(out_dir: Path) -> Collected | None:
@@ -655,8 +697,18 @@ def collect_slurm(out_dir: Path) -> Collected | None:
     jobs = launcher.get("jobs") or []
     if any("writes" not in job for job in jobs):  # submitted before manifests listed each job's records
         return None
+    from submitit.core.utils import JobPaths
+
+    folder = Path(launcher.get("folder") or Path(out_dir) / LAUNCHER_DIR)
     for job in jobs:
         job["done"] = all((Path(out_dir) / rel).is_file() for rel in job.get("writes") or [])
+        for key in ("state", "error", "log"):
+            job.pop(key, None)
+        if not job["done"]:
+            paths = JobPaths(folder, str(job["job_id"]))
+            job["state"], error = job_state(paths.result_pickle)
+            if job["state"] == FAILED:
+                job.update(error=error, log=str(paths.stderr))
     done, pending = [j for j in jobs if j["done"]], [j for j in jobs if not j["done"]]
     launcher["collected"] = now_iso()
     if not pending:
@@ -664,4 +716,4 @@ def collect_slurm(out_dir: Path) -> Collected | None:
         manifest["status"] = "complete"
         manifest["finished"] = max((ResultStore(out_dir).load(p).created for p in written), default=now_iso())
     write_json(path, manifest)
-    return Collected(done, pending, str(launcher.get("folder") or Path(out_dir) / LAUNCHER_DIR))
+    return Collected(done, pending, str(folder))

@@ -37,7 +37,8 @@ register_pixel_feature()
 
 
 class CrashOnce(LinearPredictor):
-    """Ridge; the first fit that finds the marker file $FBP_TEST_CRASH_ONCE removes it and kills its process."""
+    """Ridge; the first fit that finds the marker file $FBP_TEST_CRASH_ONCE removes it and kills its process
+    (or raises, with $FBP_TEST_CRASH_MODE=raise)."""
 
     def fit(self, X, y):
         marker = os.environ.get("FBP_TEST_CRASH_ONCE")
@@ -47,6 +48,8 @@ class CrashOnce(LinearPredictor):
             except FileNotFoundError:
                 pass
             else:
+                if os.environ.get("FBP_TEST_CRASH_MODE") == "raise":
+                    raise ValueError("crash-once: a test failure")
                 os._exit(3)  # like a killed job: no result, no traceback
         return super().fit(X, y)
 
@@ -118,18 +121,27 @@ def test_local_launcher_gives_the_in_process_results(plugin, fake_root, tmp_path
     assert records_of(out) == before
 
 
-def test_a_failed_job_loses_nothing_else_and_a_rerun_completes(plugin, fake_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode, error", [
+    ("exit", "the job ended without a result (killed, or its process exited)"),
+    ("raise", "ValueError: crash-once: a test failure"),
+])
+def test_a_failed_job_loses_nothing_else_and_a_rerun_completes(plugin, fake_root, tmp_path, monkeypatch, mode,
+                                                                error):
     marker = tmp_path / "crash-once"
     marker.touch()
     monkeypatch.setenv("FBP_TEST_CRASH_ONCE", str(marker))
+    monkeypatch.setenv("FBP_TEST_CRASH_MODE", mode)
     cfg = dict(predictors=["lr", "crash-once"], splits="5fold/1,5fold/2,60-40/1")
-    with pytest.raises(BenchmarkError, match="1 of 4 launcher jobs failed.*run the same command again"):
+    with pytest.raises(BenchmarkError, match="1 of 4 launcher jobs failed.*run the same command again") as failure:
         launch(config(fake_root, tmp_path, **cfg), LaunchOptions("local", jobs=2))
+    assert f": {error}; log " in str(failure.value)  # the job's own exception, not a log path
     assert not marker.exists()
     out = tmp_path / "out"
     before = records_of(out)
     assert len(before) == 4  # the crashed block (lr and crash-once on one split) is missing, nothing else
-    assert json.loads((out / "manifest.json").read_text())["status"] == "incomplete"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
+    assert [j["error"] for j in manifest["launcher"]["jobs"] if not j["ok"]] == [error]
     assert len(pd.read_csv(out / "results.csv")) == 4
     assert not list((out / "records").rglob("*.tmp"))
     outcomes = launch(config(fake_root, tmp_path, **cfg), LaunchOptions("local", jobs=2))
@@ -243,13 +255,13 @@ def test_slurm_scripts_run_as_array_tasks_then_report_gives_the_in_process_resul
         array = re.search(r"#SBATCH --array=0-(\d+)%", script.read_text())
         tasks += [(script, job_id, task) for task in (range(int(array.group(1)) + 1) if array else [None])]
 
-    def run_task(script, job_id, task):
+    def run_task(script, job_id, task, ok=True):
         env = dict(os.environ, SLURM_JOB_ID=job_id, SLURM_NTASKS="1", SLURM_PROCID="0", SLURM_LOCALID="0",
                    SLURM_NODEID="0", SLURM_JOB_NUM_NODES="1", SLURM_JOB_NODELIST="node1")
         if task is not None:
             env.update(SLURM_ARRAY_JOB_ID=job_id, SLURM_ARRAY_TASK_ID=str(task))
         done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
+        assert (done.returncode == 0) == ok, done.stderr[-2000:]
 
     for task in tasks[:-1]:
         run_task(*task)
@@ -258,13 +270,24 @@ def test_slurm_scripts_run_as_array_tasks_then_report_gives_the_in_process_resul
     # the last task has not run: the report covers what is there and names the job still missing
     assert main(["report", "--out", str(out), "--no-figures", "--resamples", "10"]) == 0
     err = capsys.readouterr().err
-    assert "note: 1 of 3 SLURM jobs have not written their records yet: 5002_1 (fit test-pixels x lr,svr on " \
-           "5fold/2)" in err
+    assert "note: 1 of 3 SLURM jobs have not written their records: 1 without a result yet (queued, running, or " \
+           "killed; logs in " in err and "5002_1 (fit test-pixels x lr,svr on 5fold/2)" in err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "submitted" and manifest["finished"] is None
     assert [j["done"] for j in manifest["launcher"]["jobs"]] == [True, True, False]
     assert manifest["launcher"]["jobs"][2]["writes"] == ["records/5fold/test-pixels__lr/split-2.json",
                                                          "records/5fold/test-pixels__svr/split-2.json"]
+    # it runs and fails (its node does not see the data): the report says with what, and where the log is
+    fake_root.rename(fake_root.with_name("elsewhere"))
+    run_task(*tasks[-1], ok=False)
+    fake_root.with_name("elsewhere").rename(fake_root)
+    assert main(["report", "--out", str(out), "--no-figures", "--resamples", "10"]) == 0
+    err = capsys.readouterr().err
+    assert "SLURM jobs have not written their records: 1 failed: 5002_1 (fit test-pixels x lr,svr on 5fold/2: " \
+           "core.errors.DataError: " in err, err
+    assert "SCUT-FBP5500 dataset not found" in err and "5002_1_0_log.err)" in err and len(err.strip().splitlines()) == 1
+    job = json.loads((out / "manifest.json").read_text())["launcher"]["jobs"][2]
+    assert job["state"] == "failed" and job["error"].startswith("core.errors.DataError: ")
     run_task(*tasks[-1])
     assert len(records_of(out)) == 4
     assert main(["report", "--out", str(out), "--no-figures", "--resamples", "10"]) == 0
