@@ -701,7 +701,7 @@ def collect_slurm(out_dir: Path) -> Collected | None:
 
     folder = Path(launcher.get("folder") or Path(out_dir) / LAUNCHER_DIR)
     for job in jobs:
-        job["done"] = all((Path(out_dir) / rel).is_file() for rel in job.get("writes") or [])
+        job["done"] = all((Path(out_dir) / rel).is_file() for rel in job["writes"])
         for key in ("state", "error", "log"):
             job.pop(key, None)
         if not job["done"]:
@@ -712,8 +712,8 @@ def collect_slurm(out_dir: Path) -> Collected | None:
     done, pending = [j for j in jobs if j["done"]], [j for j in jobs if not j["done"]]
     launcher["collected"] = now_iso()
     if not pending:
-        written = [Path(out_dir) / rel for j in jobs for rel in j.get("writes") or []]
+        written = [Path(out_dir) / rel for j in jobs for rel in j["writes"]]
         manifest["status"] = "complete"
-        manifest["finished"] = max((ResultStore(out_dir).load(p).created for p in written), default=now_iso())
+        manifest["finished"] = max((ResultStore.load(p).created for p in written), default=now_iso())
     write_json(path, manifest)
     return Collected(done, pending, str(folder))

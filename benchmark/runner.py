@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,10 @@ class RunConfig:
     ensembles: list = field(default_factory=list)
     weights: Path | None = None
 
-    @property
+    @cached_property
     def row_init(self) -> str:
         """The ``init`` of this run's CNN rows: ``init``, or ``file.<sha256 prefix>`` of ``weights``
-        (:func:`benchmark.cnn_runner.cnn_row_init`)."""
+        (:func:`benchmark.cnn_runner.cnn_row_init`); the file is hashed once per configuration."""
         return cnn_row_init(self.init, self.weights)
 
 
